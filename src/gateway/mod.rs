@@ -1,0 +1,598 @@
+//! The frontend edge: runs under BuildKit, reads the spec and the manifests over the LLBBridge,
+//! resolves base images, solves the LLB the core produced and returns it with the image config.
+//! Every failure is returned to BuildKit as an error status, so it shows in `docker build`.
+
+mod error;
+mod transport;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard_buildkit_proto::moby::buildkit::v1::frontend as gw;
+use bollard_buildkit_proto::pb;
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use crate::caps::Caps;
+use crate::context::ContextFiles;
+use crate::diag::{Diagnostic, SourceText};
+use crate::image::ImageConfig;
+use crate::lower::{self, Context, LowerInput, ResolvedImage};
+use crate::options::{BuildOptions, parse_options};
+use crate::pattern::{PatternSet, parse_ignore_file};
+use crate::platform::Platform;
+use crate::recipe;
+use crate::reference::ImageRef;
+use crate::spec::{self, Spec};
+
+pub use error::{Failure, scrub_host_paths};
+use transport::Client;
+
+const OPT_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
+/// Go's os.FileMode directory bit, as BuildKit's Stat reports it.
+const MODE_DIR: u32 = 1 << 31;
+
+/// Entry point of `strata frontend`. Always exits the process: returning from `main` was seen to
+/// hang on tokio's blocking stdin reader after `Return`.
+pub fn main() -> ! {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STRATA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_ansi(false)
+        .init();
+    let code = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(run()),
+        Err(e) => {
+            eprintln!("strata: cannot start the runtime: {e}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+/// What BuildKit tells the frontend through its environment.
+pub struct FrontendEnv {
+    pub opts: BTreeMap<String, String>,
+    pub session: Option<String>,
+    /// The worker's default platform (`BUILDKIT_WORKERS[0].platforms[0]`).
+    pub worker_platform: Option<Platform>,
+}
+
+impl FrontendEnv {
+    pub fn from_vars(vars: impl Iterator<Item = (String, String)>) -> FrontendEnv {
+        let mut opts = BTreeMap::new();
+        let mut session = None;
+        let mut worker_platform = None;
+        for (k, v) in vars {
+            if k.starts_with(OPT_PREFIX) {
+                let (key, value) = v.split_once('=').unwrap_or((&v, ""));
+                opts.insert(key.to_string(), value.to_string());
+            } else if k == "BUILDKIT_SESSION_ID" && !v.is_empty() {
+                session = Some(v);
+            } else if k == "BUILDKIT_WORKERS" {
+                worker_platform = default_platform(&v);
+            }
+        }
+        FrontendEnv {
+            opts,
+            session,
+            worker_platform,
+        }
+    }
+}
+
+/// Docker 20.10 writes Go field names (`Platforms`), newer engines lower-case JSON keys.
+fn default_platform(workers_json: &str) -> Option<Platform> {
+    let workers: Value = serde_json::from_str(workers_json).ok()?;
+    let get = |v: &Value, key: &str| -> Option<Value> {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.clone())
+    };
+    let first = get(workers.as_array()?.first()?, "platforms")?;
+    let p = first.as_array()?.first()?.clone();
+    let field = |key| get(&p, key).and_then(|v| v.as_str().map(String::from));
+    let mut id = format!("{}/{}", field("os")?, field("architecture")?);
+    if let Some(variant) = field("variant").filter(|v| !v.is_empty()) {
+        id = format!("{id}/{variant}");
+    }
+    Platform::parse(&id).ok()
+}
+
+async fn run() -> i32 {
+    let env = FrontendEnv::from_vars(std::env::vars());
+    let client = match transport::connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("strata: cannot connect to BuildKit over stdio: {e}");
+            return 1;
+        }
+    };
+    let mut bridge = Bridge {
+        client,
+        session: env.session.clone(),
+    };
+    let outcome = match bridge.ping().await {
+        Ok(caps) => build(&mut bridge, &env, &caps).await,
+        Err(f) => Err(f),
+    };
+    let request = match outcome {
+        Ok(result) => gw::ReturnRequest {
+            result: Some(result),
+            error: None,
+        },
+        Err(failure) => {
+            debug!("returning error: {}", failure.diagnostics);
+            gw::ReturnRequest {
+                result: None,
+                error: Some(failure.to_status()),
+            }
+        }
+    };
+    match bridge.client.r#return(request).await {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("strata: Return failed: {e}");
+            1
+        }
+    }
+}
+
+/// What the daemon can do, from `Ping`.
+pub struct DaemonCaps {
+    pub api: Vec<String>,
+    pub llb: Caps,
+}
+
+impl DaemonCaps {
+    fn has_api(&self, id: &str) -> bool {
+        self.api.iter().any(|a| a == id)
+    }
+}
+
+struct Bridge {
+    client: Client,
+    session: Option<String>,
+}
+
+impl Bridge {
+    async fn ping(&mut self) -> Result<DaemonCaps, Failure> {
+        let pong = tokio::time::timeout(
+            Duration::from_secs(15),
+            self.client.ping(gw::PingRequest {}),
+        )
+        .await
+        .map_err(|_| {
+            Failure::new(Diagnostic::plain(
+                "BuildKit did not answer Ping within 15 s",
+            ))
+        })?
+        .map_err(|s| Failure::daemon("Ping", &s))?
+        .into_inner();
+        let enabled = |caps: Vec<bollard_buildkit_proto::moby::buildkit::v1::apicaps::ApiCap>| {
+            caps.into_iter()
+                .filter(|c| c.enabled)
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        };
+        Ok(DaemonCaps {
+            api: enabled(pong.frontend_api_caps),
+            llb: Caps::from_enabled(enabled(pong.llb_caps)),
+        })
+    }
+
+    async fn solve(
+        &mut self,
+        definition: pb::Definition,
+        cache_imports: &BuildOptions,
+    ) -> Result<String, tonic::Status> {
+        let request = gw::SolveRequest {
+            definition: Some(definition),
+            allow_result_return: true,
+            allow_result_array_ref: true,
+            cache_imports: cache_imports
+                .cache_imports
+                .iter()
+                .map(|c| gw::CacheOptionsEntry {
+                    r#type: c.kind.clone(),
+                    attrs: c.attrs.clone().into_iter().collect(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let response = self.client.solve(request).await?.into_inner();
+        let id = match response.result.and_then(|r| r.result) {
+            Some(gw::result::Result::Ref(r)) => r.id,
+            Some(gw::result::Result::RefDeprecated(id)) => id,
+            _ => response.r#ref,
+        };
+        Ok(id)
+    }
+
+    /// Solves a local source with the given attributes, named as it should show in progress.
+    async fn local(
+        &mut self,
+        name: &str,
+        mut attrs: BTreeMap<String, String>,
+        session: Option<&String>,
+        title: &str,
+    ) -> Result<String, tonic::Status> {
+        if let Some(s) = session.or(self.session.as_ref()) {
+            attrs.insert("local.session".into(), s.clone());
+        }
+        let mut graph = crate::llb::Graph::new();
+        let state = graph.source(
+            &format!("local://{name}"),
+            attrs,
+            None,
+            crate::llb::Vertex::named(title),
+        );
+        let def = graph.definition(&state, Vec::new());
+        self.solve(def, &BuildOptions::default()).await
+    }
+
+    async fn read_file(&mut self, reference: &str, path: &str) -> Result<Vec<u8>, tonic::Status> {
+        Ok(self
+            .client
+            .read_file(gw::ReadFileRequest {
+                r#ref: reference.to_string(),
+                file_path: path.to_string(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .data)
+    }
+
+    /// Every file under `reference`, recursively (the sources we walk are filtered to a few files).
+    async fn list_files(&mut self, reference: &str) -> Result<Vec<String>, tonic::Status> {
+        let mut files = Vec::new();
+        let mut dirs = vec![String::new()];
+        while let Some(dir) = dirs.pop() {
+            let entries = self
+                .client
+                .read_dir(gw::ReadDirRequest {
+                    r#ref: reference.to_string(),
+                    dir_path: if dir.is_empty() {
+                        "/".into()
+                    } else {
+                        dir.clone()
+                    },
+                    ..Default::default()
+                })
+                .await?
+                .into_inner()
+                .entries;
+            for e in entries {
+                let name = e.path.rsplit('/').next().unwrap_or(&e.path).to_string();
+                let path = if dir.is_empty() {
+                    name
+                } else {
+                    format!("{dir}/{name}")
+                };
+                if e.mode & MODE_DIR != 0 {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+fn local_attrs(include: &[String], exclude: &[String], hint: &str) -> BTreeMap<String, String> {
+    let mut attrs = BTreeMap::new();
+    if !include.is_empty() {
+        let list = serde_json::to_string(include).unwrap_or_default();
+        attrs.insert("local.includepattern".into(), list.clone());
+        attrs.insert("local.followpaths".into(), list);
+    }
+    if !exclude.is_empty() {
+        attrs.insert(
+            "local.excludepatterns".into(),
+            serde_json::to_string(exclude).unwrap_or_default(),
+        );
+    }
+    attrs.insert("local.sharedkeyhint".into(), hint.into());
+    attrs
+}
+
+async fn build(
+    bridge: &mut Bridge,
+    env: &FrontendEnv,
+    caps: &DaemonCaps,
+) -> Result<gw::Result, Failure> {
+    let options = parse_options(&env.opts)?;
+    for key in &options.ignored {
+        warn!("ignoring unknown build option `{key}`");
+    }
+    let build_platform = env
+        .worker_platform
+        .clone()
+        .unwrap_or_else(Platform::linux_amd64);
+    let platform = options
+        .platform
+        .clone()
+        .unwrap_or_else(|| build_platform.clone());
+
+    let inputs: HashMap<String, pb::Definition> = if caps.has_api("frontend.inputs") {
+        bridge
+            .client
+            .inputs(gw::InputsRequest {})
+            .await
+            .map_err(|s| Failure::daemon("reading the frontend inputs", &s))?
+            .into_inner()
+            .definitions
+    } else {
+        HashMap::new()
+    };
+
+    // The spec, and `<spec>.dockerignore` beside it, from the `dockerfile` local (or input).
+    let filename = options.filename.clone();
+    let spec_ref = match inputs.get("dockerfile") {
+        Some(def) => bridge.solve(def.clone(), &options).await,
+        None => {
+            let wanted = vec![filename.clone(), format!("{filename}.dockerignore")];
+            let session = options.local_sessions.get(&options.dockerfile_local);
+            bridge
+                .local(
+                    &options.dockerfile_local,
+                    local_attrs(&wanted, &[], "dockerfile"),
+                    session,
+                    &format!("[internal] load build definition from {filename}"),
+                )
+                .await
+        }
+    }
+    .map_err(|s| Failure::daemon(format!("loading {filename}"), &s))?;
+    let text = bridge.read_file(&spec_ref, &filename).await.map_err(|_| {
+        Failure::new(
+            Diagnostic::option(
+                "filename",
+                format!("cannot read `{filename}` from the build definition directory"),
+            )
+            .help("pass the spec with -f (e.g. `-f strata.toml`)"),
+        )
+    })?;
+    let spec_ignore = bridge
+        .read_file(&spec_ref, &format!("{filename}.dockerignore"))
+        .await
+        .ok();
+    let text = String::from_utf8(text).map_err(|_| {
+        Failure::new(Diagnostic::option(
+            "filename",
+            format!("`{filename}` is not UTF-8 text"),
+        ))
+    })?;
+    let source = SourceText::new(filename.clone(), text);
+    let spec = spec::parse(
+        source.clone(),
+        &options.spec_args(&platform, &build_platform),
+    )
+    .map_err(|d| Failure::new(d).with_source(&source))?;
+
+    // The context: a local directory BuildKit filters for us, or an LLB input.
+    let context = match inputs.get("context") {
+        Some(def) => Context::Input(def.clone()),
+        None => Context::Local {
+            name: options.context_local.clone(),
+            session: options
+                .local_sessions
+                .get(&options.context_local)
+                .or(env.session.as_ref())
+                .cloned(),
+        },
+    };
+    let ignore_text = match spec_ignore {
+        Some(t) => Some(t),
+        None => read_context_file(bridge, &context, ".dockerignore").await?,
+    };
+    let ignore = ignore_text
+        .map(|t| parse_ignore_file(&String::from_utf8_lossy(&t)))
+        .unwrap_or_default();
+
+    let ctx = probe_context(bridge, &spec, &context, ignore).await?;
+    let plan = recipe::plan(&spec, &ctx).map_err(|d| {
+        let file = match d.first().map(|d| &d.location) {
+            Some(crate::diag::Location::File { name, .. }) => Some(name.clone()),
+            _ => None,
+        };
+        let source = match file {
+            Some(f) if f == spec.source.name => Some(spec.source.clone()),
+            Some(f) => ctx.text(&f).map(|t| SourceText::new(f, t)),
+            None => None,
+        };
+        Failure {
+            diagnostics: d,
+            source,
+        }
+    })?;
+
+    let mut images = BTreeMap::new();
+    for image in plan.images() {
+        let resolved = resolve_image(bridge, image, &platform, &options, &spec).await?;
+        images.insert(image.clone(), resolved);
+    }
+
+    let lowered = lower::lower(&LowerInput {
+        plan: &plan,
+        images: &images,
+        options: &options,
+        platform: &platform,
+        caps: &caps.llb,
+        context: &context,
+        spec: Some(&spec.source),
+    })?;
+    let id = bridge
+        .solve(lowered.definition, &options)
+        .await
+        .map_err(|s| Failure::daemon("solving the build", &s))?;
+    let mut metadata = HashMap::new();
+    metadata.insert(
+        "containerimage.config".to_string(),
+        lowered.image_config.to_json(),
+    );
+    Ok(gw::Result {
+        result: Some(gw::result::Result::Ref(gw::Ref { id, def: None })),
+        metadata,
+        ..Default::default()
+    })
+}
+
+/// A single optional file from the context (`.dockerignore`): `None` when it does not exist.
+async fn read_context_file(
+    bridge: &mut Bridge,
+    context: &Context,
+    path: &str,
+) -> Result<Option<Vec<u8>>, Failure> {
+    let reference = match context {
+        Context::Local { name, session } => {
+            let wanted = vec![path.to_string()];
+            bridge
+                .local(
+                    name,
+                    local_attrs(&wanted, &[], &format!("context-{path}")),
+                    session.as_ref(),
+                    &format!("[internal] load {path}"),
+                )
+                .await
+        }
+        Context::Input(def) => bridge.solve(def.clone(), &BuildOptions::default()).await,
+    }
+    .map_err(|s| Failure::daemon(format!("loading {path}"), &s))?;
+    Ok(bridge.read_file(&reference, path).await.ok())
+}
+
+/// Lists the files the recipe asks about (manifests, version files) and reads those it needs.
+async fn probe_context(
+    bridge: &mut Bridge,
+    spec: &Spec,
+    context: &Context,
+    ignore: Vec<String>,
+) -> Result<ContextFiles, Failure> {
+    let recipe = recipe::recipe_for(spec.language.value);
+    let patterns = recipe.probe(spec);
+    let reference = match context {
+        Context::Local { name, session } => {
+            bridge
+                .local(
+                    name,
+                    local_attrs(&patterns, &ignore, "strata-probe"),
+                    session.as_ref(),
+                    "[internal] load manifest list",
+                )
+                .await
+        }
+        Context::Input(def) => bridge.solve(def.clone(), &BuildOptions::default()).await,
+    }
+    .map_err(|s| Failure::daemon("loading the build context", &s))?;
+    let mut listed = bridge
+        .list_files(&reference)
+        .await
+        .map_err(|s| Failure::daemon("listing the build context", &s))?;
+    // BuildKit filters local sources itself; an input context arrives whole.
+    let include = PatternSet::new(&patterns).map_err(Diagnostic::plain)?;
+    let exclude =
+        PatternSet::new(&ignore).map_err(|e| Diagnostic::plain(format!(".dockerignore: {e}")))?;
+    listed.retain(|p| include.matches(p) && !exclude.matches(p));
+
+    let mut ctx = ContextFiles::new(ignore);
+    let refs: Vec<&str> = listed.iter().map(String::as_str).collect();
+    for path in recipe.files_to_read(spec, &refs) {
+        let data = bridge
+            .read_file(&reference, &path)
+            .await
+            .map_err(|s| Failure::daemon(format!("reading {path}"), &s))?;
+        ctx.add_content(path, data);
+    }
+    for path in listed {
+        ctx.add_listed(path);
+    }
+    Ok(ctx)
+}
+
+async fn resolve_image(
+    bridge: &mut Bridge,
+    image: &ImageRef,
+    platform: &Platform,
+    options: &BuildOptions,
+    spec: &Spec,
+) -> Result<ResolvedImage, Failure> {
+    let name = image.clone().with_default_tag().to_string();
+    let response = bridge
+        .client
+        .resolve_image_config(gw::ResolveImageConfigRequest {
+            r#ref: name.clone(),
+            platform: Some(pb::Platform {
+                architecture: platform.architecture.clone(),
+                os: platform.os.clone(),
+                variant: platform.variant.clone().unwrap_or_default(),
+                ..Default::default()
+            }),
+            resolve_mode: options.resolve_mode.as_str().into(),
+            log_name: format!("[internal] load metadata for {name}"),
+            session_id: bridge.session.clone().unwrap_or_default(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|s| {
+            // Point at the spec key that named the image, when one did.
+            let from_spec = [&spec.base, &spec.runtime]
+                .into_iter()
+                .flatten()
+                .find(|l| l.value == *image);
+            let message = format!("cannot resolve image `{name}`: {}", scrub_host_paths(s.message()));
+            match from_spec {
+                Some(l) => Failure::new(
+                    Diagnostic::at(&spec.source, l.span.clone(), message)
+                        .help("check the name and tag, and that the image exists (locally or in its registry)"),
+                )
+                .with_source(&spec.source),
+                None => Failure::new(Diagnostic::plain(message).help(
+                    "set `base` (and `runtime`) in the spec to an image this builder can pull",
+                )),
+            }
+        })?
+        .into_inner();
+    let config = ImageConfig::parse(&response.config)
+        .map_err(|e| Failure::new(Diagnostic::plain(format!("image `{name}`: {e}"))))?;
+    Ok(ResolvedImage {
+        digest: Some(response.digest).filter(|d| !d.is_empty()),
+        config,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_options_and_both_worker_formats() {
+        let vars = vec![
+            ("BUILDKIT_FRONTEND_OPT_0".to_string(), "filename=strata.toml".to_string()),
+            ("BUILDKIT_FRONTEND_OPT_1".to_string(), "build-arg:X=a=b".to_string()),
+            ("BUILDKIT_SESSION_ID".to_string(), "s1".to_string()),
+            (
+                "BUILDKIT_WORKERS".to_string(),
+                r#"[{"ID":"moby","Labels":null,"Platforms":[{"architecture":"arm64","os":"linux","variant":"v8"}],"GCPolicy":null}]"#.to_string(),
+            ),
+        ];
+        let env = FrontendEnv::from_vars(vars.into_iter());
+        assert_eq!(env.opts["filename"], "strata.toml");
+        assert_eq!(env.opts["build-arg:X"], "a=b");
+        assert_eq!(env.session.as_deref(), Some("s1"));
+        assert_eq!(env.worker_platform.unwrap().to_string(), "linux/arm64");
+        let modern =
+            r#"[{"id":"x","labels":{},"platforms":[{"architecture":"amd64","os":"linux"}]}]"#;
+        assert_eq!(default_platform(modern).unwrap().to_string(), "linux/amd64");
+    }
+}

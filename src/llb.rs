@@ -1,0 +1,433 @@
+//! A small typed builder over BuildKit's LLB protobuf types: sources, exec and file ops, digests,
+//! and `Definition` marshalling. Ops are content-addressed (`sha256` of their encoded bytes), so
+//! identical ops are stored once, and the definition lists only the ops the result depends on,
+//! inputs first, in a deterministic order. Knows nothing about recipes or plans.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bollard_buildkit_proto::pb;
+use prost::Message;
+use sha2::{Digest, Sha256};
+
+/// One output of an op: what later ops take as input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub digest: String,
+    pub index: i64,
+}
+
+/// How an op shows up in progress output and in error snippets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vertex {
+    /// The progress line (`llb.customname`).
+    pub name: String,
+    /// `--no-cache`: recompute even when a cache record exists.
+    pub ignore_cache: bool,
+    /// 1-based (line, column) ranges in source file 0 (the spec), for error snippets.
+    pub location: Option<((i32, i32), (i32, i32))>,
+}
+
+impl Vertex {
+    pub fn named(name: impl Into<String>) -> Vertex {
+        Vertex {
+            name: name.into(),
+            ..Vertex::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtraMount {
+    Cache {
+        target: String,
+        id: String,
+        locked: bool,
+    },
+    SecretFile {
+        target: String,
+        id: String,
+        required: bool,
+    },
+}
+
+/// An exec op: a command over a root filesystem, with cache and secret mounts.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Exec {
+    pub root: Option<State>,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub user: String,
+    pub mounts: Vec<ExtraMount>,
+    /// Secrets exposed as environment variables (`exec.secretenv`, BuildKit v0.12+).
+    pub secret_env: Vec<(String, String, bool)>,
+    pub network: i32,
+    pub platform: Option<pb::Platform>,
+    pub proxy_env: Option<pb::ProxyEnv>,
+    pub extra_hosts: Vec<(String, String)>,
+    pub hostname: String,
+    /// Removes the empty mount-point directories cache mounts leave behind (BuildKit v0.11+).
+    pub remove_mount_stubs: bool,
+}
+
+struct Node {
+    bytes: Vec<u8>,
+    inputs: Vec<String>,
+    metadata: pb::OpMetadata,
+    location: Option<((i32, i32), (i32, i32))>,
+}
+
+#[derive(Default)]
+pub struct Graph {
+    nodes: BTreeMap<String, Node>,
+}
+
+pub fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+impl Graph {
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    fn add(&mut self, op: pb::Op, vertex: Vertex) -> String {
+        let bytes = op.encode_to_vec();
+        let digest = digest_of(&bytes);
+        let inputs = op.inputs.iter().map(|i| i.digest.clone()).collect();
+        let mut metadata = pb::OpMetadata {
+            ignore_cache: vertex.ignore_cache,
+            ..Default::default()
+        };
+        if !vertex.name.is_empty() {
+            metadata
+                .description
+                .insert("llb.customname".into(), vertex.name);
+        }
+        self.nodes.entry(digest.clone()).or_insert(Node {
+            bytes,
+            inputs,
+            metadata,
+            location: vertex.location,
+        });
+        digest
+    }
+
+    pub fn source(
+        &mut self,
+        identifier: &str,
+        attrs: BTreeMap<String, String>,
+        platform: Option<pb::Platform>,
+        vertex: Vertex,
+    ) -> State {
+        let op = pb::Op {
+            op: Some(pb::op::Op::Source(pb::SourceOp {
+                identifier: identifier.to_string(),
+                attrs,
+            })),
+            platform,
+            ..Default::default()
+        };
+        State {
+            digest: self.add(op, vertex),
+            index: 0,
+        }
+    }
+
+    pub fn exec(&mut self, exec: Exec, vertex: Vertex) -> State {
+        let mut inputs = Vec::new();
+        // The root mount first (BuildKit requires a `/` mount; Go's client sorts it first too).
+        let root_input = match &exec.root {
+            Some(s) => {
+                inputs.push(pb::Input {
+                    digest: s.digest.clone(),
+                    index: s.index,
+                });
+                0
+            }
+            None => -1,
+        };
+        let mut mounts = vec![pb::Mount {
+            input: root_input,
+            dest: "/".into(),
+            output: 0,
+            ..Default::default()
+        }];
+        for m in &exec.mounts {
+            mounts.push(match m {
+                ExtraMount::Cache { target, id, locked } => pb::Mount {
+                    input: -1,
+                    dest: target.clone(),
+                    output: -1,
+                    mount_type: pb::MountType::Cache as i32,
+                    cache_opt: Some(pb::CacheOpt {
+                        id: id.clone(),
+                        sharing: if *locked {
+                            pb::CacheSharingOpt::Locked as i32
+                        } else {
+                            pb::CacheSharingOpt::Shared as i32
+                        },
+                    }),
+                    ..Default::default()
+                },
+                ExtraMount::SecretFile {
+                    target,
+                    id,
+                    required,
+                } => pb::Mount {
+                    input: -1,
+                    dest: target.clone(),
+                    output: -1,
+                    mount_type: pb::MountType::Secret as i32,
+                    secret_opt: Some(pb::SecretOpt {
+                        id: id.clone(),
+                        uid: 0,
+                        gid: 0,
+                        mode: 0o400,
+                        optional: !required,
+                    }),
+                    ..Default::default()
+                },
+            });
+        }
+        let op = pb::Op {
+            inputs,
+            op: Some(pb::op::Op::Exec(pb::ExecOp {
+                meta: Some(pb::Meta {
+                    args: exec.args,
+                    env: exec.env,
+                    cwd: exec.cwd,
+                    user: exec.user,
+                    proxy_env: exec.proxy_env,
+                    extra_hosts: exec
+                        .extra_hosts
+                        .into_iter()
+                        .map(|(host, ip)| pb::HostIp { host, ip })
+                        .collect(),
+                    hostname: exec.hostname,
+                    remove_mount_stubs_recursive: exec.remove_mount_stubs,
+                    ..Default::default()
+                }),
+                mounts,
+                network: exec.network,
+                secretenv: exec
+                    .secret_env
+                    .into_iter()
+                    .map(|(id, name, required)| pb::SecretEnv {
+                        id,
+                        name,
+                        optional: !required,
+                    })
+                    .collect(),
+                ..Default::default()
+            })),
+            platform: exec.platform,
+            ..Default::default()
+        };
+        State {
+            digest: self.add(op, vertex),
+            index: 0,
+        }
+    }
+
+    /// Copies `copy.src` of `from` onto `onto` (the result is `onto` plus the copied files).
+    pub fn copy(
+        &mut self,
+        onto: &State,
+        from: &State,
+        copy: pb::FileActionCopy,
+        vertex: Vertex,
+    ) -> State {
+        let op = pb::Op {
+            inputs: vec![
+                pb::Input {
+                    digest: onto.digest.clone(),
+                    index: onto.index,
+                },
+                pb::Input {
+                    digest: from.digest.clone(),
+                    index: from.index,
+                },
+            ],
+            op: Some(pb::op::Op::File(pb::FileOp {
+                actions: vec![pb::FileAction {
+                    input: 0,
+                    secondary_input: 1,
+                    output: 0,
+                    action: Some(pb::file_action::Action::Copy(copy)),
+                }],
+            })),
+            ..Default::default()
+        };
+        State {
+            digest: self.add(op, vertex),
+            index: 0,
+        }
+    }
+
+    /// Adds the ops of a definition made elsewhere (a frontend input) and returns its result, or
+    /// `None` when the definition is empty or malformed.
+    pub fn import(&mut self, def: &pb::Definition) -> Option<State> {
+        let (terminal, ops) = def.def.split_last()?;
+        for bytes in ops {
+            let op = pb::Op::decode(bytes.as_slice()).ok()?;
+            let digest = digest_of(bytes);
+            let metadata = def.metadata.get(&digest).cloned().unwrap_or_default();
+            self.nodes.entry(digest).or_insert(Node {
+                bytes: bytes.clone(),
+                inputs: op.inputs.iter().map(|i| i.digest.clone()).collect(),
+                metadata,
+                location: None,
+            });
+        }
+        let terminal = pb::Op::decode(terminal.as_slice()).ok()?;
+        let input = terminal.inputs.first()?;
+        self.nodes.contains_key(&input.digest).then(|| State {
+            digest: input.digest.clone(),
+            index: input.index,
+        })
+    }
+
+    /// The definition of `result`: every op it depends on (inputs before their users), then the
+    /// terminal op BuildKit expects last. `sources[0]` is the file vertex locations refer to.
+    pub fn definition(&self, result: &State, sources: Vec<pb::SourceInfo>) -> pb::Definition {
+        let mut order = Vec::new();
+        let mut seen = BTreeSet::new();
+        self.visit(&result.digest, &mut seen, &mut order);
+        let mut def = pb::Definition::default();
+        let mut locations = BTreeMap::new();
+        for digest in &order {
+            let node = &self.nodes[*digest];
+            def.def.push(node.bytes.clone());
+            def.metadata
+                .insert((*digest).clone(), node.metadata.clone());
+            if let (Some(((l1, c1), (l2, c2))), false) = (node.location, sources.is_empty()) {
+                locations.insert(
+                    (*digest).clone(),
+                    pb::Locations {
+                        locations: vec![pb::Location {
+                            source_index: 0,
+                            ranges: vec![pb::Range {
+                                start: Some(pb::Position {
+                                    line: l1,
+                                    character: c1,
+                                }),
+                                end: Some(pb::Position {
+                                    line: l2,
+                                    character: c2,
+                                }),
+                            }],
+                        }],
+                    },
+                );
+            }
+        }
+        let terminal = pb::Op {
+            inputs: vec![pb::Input {
+                digest: result.digest.clone(),
+                index: result.index,
+            }],
+            ..Default::default()
+        };
+        def.def.push(terminal.encode_to_vec());
+        if !locations.is_empty() {
+            def.source = Some(pb::Source {
+                locations,
+                infos: sources,
+            });
+        }
+        def
+    }
+
+    fn visit<'a>(
+        &'a self,
+        digest: &'a String,
+        seen: &mut BTreeSet<&'a str>,
+        order: &mut Vec<&'a String>,
+    ) {
+        if !seen.insert(digest.as_str()) {
+            return;
+        }
+        if let Some(node) = self.nodes.get(digest) {
+            for input in &node.inputs {
+                self.visit(input, seen, order);
+            }
+            order.push(digest);
+        }
+    }
+}
+
+/// The copy options of a Dockerfile `COPY` from a context: follow the source symlink, copy a
+/// directory's contents, create the destination, keep modes and timestamps.
+pub fn context_copy(src: &str, dest: &str) -> pb::FileActionCopy {
+    pb::FileActionCopy {
+        src: src.to_string(),
+        dest: dest.to_string(),
+        mode: -1,
+        timestamp: -1,
+        follow_symlink: true,
+        dir_copy_contents: true,
+        create_dest_path: true,
+        allow_wildcard: true,
+        allow_empty_wildcard: true,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definition_lists_dependencies_first_once_and_ends_with_terminal() {
+        let mut g = Graph::new();
+        let img = g.source(
+            "docker-image://docker.io/library/alpine:3",
+            BTreeMap::new(),
+            None,
+            Vertex::named("img"),
+        );
+        let ctx = g.source(
+            "local://context",
+            BTreeMap::new(),
+            None,
+            Vertex::named("ctx"),
+        );
+        // Adding the same op twice yields the same state.
+        let again = g.source(
+            "local://context",
+            BTreeMap::new(),
+            None,
+            Vertex::named("ctx"),
+        );
+        assert_eq!(ctx, again);
+        let copied = g.copy(
+            &img,
+            &ctx,
+            context_copy("/", "/app/"),
+            Vertex::named("copy"),
+        );
+        let unused = g.source(
+            "docker-image://docker.io/library/busybox:1",
+            BTreeMap::new(),
+            None,
+            Vertex::default(),
+        );
+        let def = g.definition(&copied, Vec::new());
+        assert_eq!(
+            def.def.len(),
+            4,
+            "img, ctx, copy, terminal; the unused op is left out"
+        );
+        assert!(!def.metadata.contains_key(&unused.digest));
+        let digests: Vec<String> = def.def.iter().map(|b| digest_of(b)).collect();
+        assert_eq!(digests[2], copied.digest);
+        let terminal = pb::Op::decode(def.def[3].as_slice()).unwrap();
+        assert!(terminal.op.is_none());
+        assert_eq!(terminal.inputs[0].digest, copied.digest);
+        assert_eq!(
+            def.metadata[&copied.digest].description["llb.customname"],
+            "copy"
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! Plan → LLB and image config. Applies the build options (target, platform, no-cache, labels,
+//! network) and the daemon's capabilities (newer LLB features only where reported); makes no
+//! policy decisions of its own.
+
+use std::collections::BTreeMap;
+
+use bollard_buildkit_proto::pb;
+
+use crate::caps::{self, Caps};
+use crate::diag::{Diagnostic, SourceText};
+use crate::image::{DEFAULT_PATH, Environment, History, ImageConfig};
+use crate::llb::{self, Exec, ExtraMount, Graph, State, Vertex};
+use crate::options::{BuildOptions, NetworkMode};
+use crate::plan::{
+    ContextPurpose, ContextSelection, CopyFrom, Plan, Sharing, StageFrom, StageName, Step,
+};
+use crate::platform::Platform;
+use crate::reference::ImageRef;
+use crate::spec::{Command, SecretTarget};
+
+/// A base image as the daemon resolved it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResolvedImage {
+    /// Pins the image when the daemon returned one (Docker's local image store returns none).
+    pub digest: Option<String>,
+    pub config: ImageConfig,
+}
+
+/// Where the build context comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Context {
+    /// A client directory synced by BuildKit (`local://<name>`), filtered by include/exclude
+    /// patterns at transfer time, so the install step's transfer holds only the manifests.
+    Local {
+        name: String,
+        session: Option<String>,
+    },
+    /// An LLB state given as a frontend input (`docker buildx build` with a context that is not a
+    /// plain directory); copies pick paths out of it.
+    Input(pb::Definition),
+}
+
+pub struct LowerInput<'a> {
+    pub plan: &'a Plan,
+    pub images: &'a BTreeMap<ImageRef, ResolvedImage>,
+    pub options: &'a BuildOptions,
+    pub platform: &'a Platform,
+    pub caps: &'a Caps,
+    pub context: &'a Context,
+    /// The spec, attached as a source map so a failing step's error shows its spec line.
+    pub spec: Option<&'a SourceText>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lowered {
+    pub definition: pb::Definition,
+    pub image_config: ImageConfig,
+}
+
+/// A stage as built so far: its filesystem, the environment steps run with, and its image config.
+#[derive(Clone)]
+struct Built {
+    state: State,
+    env: Environment,
+    config: ImageConfig,
+    history: Vec<History>,
+}
+
+pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
+    let LowerInput {
+        plan,
+        options,
+        platform,
+        ..
+    } = *input;
+    let target = options.target.unwrap_or(StageName::Runtime);
+    let pb_platform = pb::Platform {
+        architecture: platform.architecture.clone(),
+        os: platform.os.clone(),
+        variant: platform.variant.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    let mut lowerer = Lowerer {
+        input,
+        graph: Graph::new(),
+        pb_platform,
+        context_state: None,
+        error: None,
+    };
+    let mut built: BTreeMap<StageName, Built> = BTreeMap::new();
+    for stage in &plan.stages {
+        let ignore_cache = options.no_cache.applies_to(stage.name);
+        let mut current = match &stage.from {
+            StageFrom::Image(r) => lowerer.image(stage.name, r, ignore_cache),
+            StageFrom::Stage(s) => match built.get(s) {
+                Some(b) => b.clone(),
+                None => continue,
+            },
+        };
+        let total = stage.steps.len();
+        for (i, step) in stage.steps.iter().enumerate() {
+            let mut vertex = Vertex {
+                name: format!("[{} {}/{total}] {}", stage.name.name(), i + 1, step.title()),
+                ignore_cache,
+                location: None,
+            };
+            current.state = match step {
+                Step::Run(run) => {
+                    vertex.location = run.origin.as_ref().and_then(|span| {
+                        let spec = input.spec?;
+                        let (s, e) = (spec.position(span.start), spec.position(span.end));
+                        Some((
+                            (s.line as i32, s.column as i32),
+                            (e.line as i32, e.column as i32),
+                        ))
+                    });
+                    lowerer.run(&current, run, stage.name, vertex)
+                }
+                Step::Copy(copy) => match &copy.from {
+                    CopyFrom::Context(sel) => {
+                        lowerer.copy_context(&current.state, sel, &copy.dest, vertex)
+                    }
+                    CopyFrom::Stage { stage: from, path } => {
+                        let Some(src) = built.get(from) else { continue };
+                        lowerer.graph.copy(
+                            &current.state,
+                            &src.state,
+                            llb::context_copy(path, &copy.dest),
+                            vertex,
+                        )
+                    }
+                },
+            };
+            current.history.push(History {
+                created_by: Some(format!("strata: {}", step.title())),
+                comment: Some("strata.v1".into()),
+                ..History::default()
+            });
+        }
+        let done = stage.name == target;
+        built.insert(stage.name, current);
+        if done {
+            break;
+        }
+    }
+    if let Some(e) = lowerer.error.take() {
+        return Err(e);
+    }
+    let Some(result) = built
+        .get(&target)
+        .or_else(|| built.values().last())
+        .cloned()
+    else {
+        return Err(Diagnostic::plain("the plan has no stages"));
+    };
+    let sources = input
+        .spec
+        .map(|s| {
+            vec![pb::SourceInfo {
+                filename: s.name.clone(),
+                data: s.text.clone().into_bytes(),
+                definition: None,
+                language: "TOML".into(),
+            }]
+        })
+        .unwrap_or_default();
+    let definition = lowerer.graph.definition(&result.state, sources);
+    let image_config = image_config(input, &result, target);
+    Ok(Lowered {
+        definition,
+        image_config,
+    })
+}
+
+struct Lowerer<'a, 'b> {
+    input: &'b LowerInput<'a>,
+    graph: Graph,
+    pb_platform: pb::Platform,
+    /// The frontend-input context, imported into the graph once.
+    context_state: Option<State>,
+    error: Option<Diagnostic>,
+}
+
+impl Lowerer<'_, '_> {
+    fn image(&mut self, stage: StageName, reference: &ImageRef, ignore_cache: bool) -> Built {
+        let resolved = self
+            .input
+            .images
+            .get(reference)
+            .cloned()
+            .unwrap_or_default();
+        let pinned = match &resolved.digest {
+            Some(d) if reference.digest.is_none() => reference.pinned(d),
+            _ => reference.clone(),
+        };
+        let mut attrs = BTreeMap::new();
+        match self.input.options.resolve_mode {
+            crate::options::ResolveMode::Default => {}
+            mode => {
+                attrs.insert("image.resolvemode".into(), mode.as_str().into());
+            }
+        }
+        let state = self.graph.source(
+            &format!("docker-image://{pinned}"),
+            attrs,
+            Some(self.pb_platform.clone()),
+            Vertex {
+                name: format!("[{}] FROM {pinned}", stage.name()),
+                ignore_cache,
+                location: None,
+            },
+        );
+        let mut env =
+            Environment::from_list(resolved.config.config.env.as_deref().unwrap_or_default());
+        if env.get("PATH").is_none() {
+            env.set("PATH", DEFAULT_PATH);
+        }
+        for (k, v) in &self.input.plan.image.env {
+            env.set(k, v);
+        }
+        let history = resolved.config.history.clone();
+        Built {
+            state,
+            env,
+            config: resolved.config,
+            history,
+        }
+    }
+
+    fn run(
+        &mut self,
+        on: &Built,
+        run: &crate::plan::RunStep,
+        stage: StageName,
+        vertex: Vertex,
+    ) -> State {
+        let opts = self.input.options;
+        let caps = self.input.caps;
+        let mut env = on.env.clone();
+        for (k, v) in &run.env {
+            env.set(k, v);
+        }
+        let mut mounts: Vec<ExtraMount> = run
+            .caches
+            .iter()
+            .map(|c| ExtraMount::Cache {
+                target: c.target.clone(),
+                id: c.id.clone(),
+                locked: c.sharing == Sharing::Locked,
+            })
+            .collect();
+        let mut secret_env = Vec::new();
+        let mut prelude = String::new();
+        for s in &run.secrets {
+            match &s.target {
+                SecretTarget::File(path) => mounts.push(ExtraMount::SecretFile {
+                    target: path.clone(),
+                    id: s.id.clone(),
+                    required: s.required,
+                }),
+                SecretTarget::Env(name) if caps.has(caps::SECRET_ENV) => {
+                    secret_env.push((s.id.clone(), name.clone(), s.required))
+                }
+                // Before BuildKit v0.12: mount the secret as a file and export it for this step only.
+                SecretTarget::Env(name) => {
+                    let path = format!("/run/strata-secrets/{}", s.id);
+                    mounts.push(ExtraMount::SecretFile {
+                        target: path.clone(),
+                        id: s.id.clone(),
+                        required: s.required,
+                    });
+                    prelude.push_str(&format!(
+                        "if [ -f {path} ]; then {name}=\"$(cat {path})\"; export {name}; fi; "
+                    ));
+                }
+            }
+        }
+        let command = format!("{prelude}{}", run.command);
+        let cwd = if stage == StageName::Base {
+            "/".to_string()
+        } else {
+            self.input.plan.image.workdir.clone()
+        };
+        let exec = Exec {
+            root: Some(on.state.clone()),
+            args: Command::Shell(command).argv(),
+            env: env.to_list(),
+            cwd,
+            user: String::new(),
+            mounts,
+            secret_env,
+            network: match opts.network {
+                NetworkMode::Sandbox => pb::NetMode::Unset as i32,
+                NetworkMode::Host => pb::NetMode::Host as i32,
+                NetworkMode::None => pb::NetMode::None as i32,
+            },
+            platform: Some(self.pb_platform.clone()),
+            proxy_env: proxy_env(&opts.build_args),
+            extra_hosts: opts.extra_hosts.clone(),
+            hostname: opts.hostname.clone().unwrap_or_default(),
+            remove_mount_stubs: caps.has(caps::REMOVE_MOUNT_STUBS),
+        };
+        self.graph.exec(exec, vertex)
+    }
+
+    fn copy_context(
+        &mut self,
+        onto: &State,
+        sel: &ContextSelection,
+        dest: &str,
+        vertex: Vertex,
+    ) -> State {
+        let dest_dir = format!("{}/", dest.trim_end_matches('/'));
+        match self.input.context {
+            Context::Local { name, session } => {
+                let mut attrs = BTreeMap::new();
+                if !sel.include.is_empty() {
+                    attrs.insert("local.includepattern".into(), json(&sel.include));
+                }
+                if !sel.exclude.is_empty() {
+                    attrs.insert("local.excludepatterns".into(), json(&sel.exclude));
+                }
+                if sel.purpose == ContextPurpose::Manifests {
+                    attrs.insert("local.followpaths".into(), json(&sel.include));
+                }
+                let (hint, title) = match sel.purpose {
+                    ContextPurpose::Manifests => {
+                        ("strata-manifests", "[internal] load manifests".to_string())
+                    }
+                    ContextPurpose::App => {
+                        ("strata-app", "[internal] load build context".to_string())
+                    }
+                };
+                attrs.insert("local.sharedkeyhint".into(), hint.into());
+                if let Some(s) = session {
+                    attrs.insert("local.session".into(), s.clone());
+                }
+                let ignore_cache = vertex.ignore_cache;
+                let src = self.graph.source(
+                    &format!("local://{name}"),
+                    attrs,
+                    None,
+                    Vertex {
+                        name: title,
+                        ignore_cache,
+                        location: None,
+                    },
+                );
+                self.graph
+                    .copy(onto, &src, llb::context_copy("/", &dest_dir), vertex)
+            }
+            Context::Input(def) => {
+                let src = match &self.context_state {
+                    Some(s) => s.clone(),
+                    None => match self.graph.import(def) {
+                        Some(s) => {
+                            self.context_state = Some(s.clone());
+                            s
+                        }
+                        None => {
+                            self.error = Some(Diagnostic::plain(
+                                "the build context given as a frontend input is empty or not valid LLB",
+                            ));
+                            return onto.clone();
+                        }
+                    },
+                };
+                let paths: Vec<String> = match (sel.purpose, sel.include.is_empty()) {
+                    (ContextPurpose::Manifests, _) => sel.files.clone(),
+                    (ContextPurpose::App, false) => sel.include.clone(),
+                    (ContextPurpose::App, true) => vec![".".into()],
+                };
+                let patterns = self.input.caps.has(caps::COPY_PATTERNS);
+                let mut state = onto.clone();
+                let n = paths.len();
+                for (i, path) in paths.iter().enumerate() {
+                    let (src_path, dest_path) = if path == "." {
+                        ("/".to_string(), dest_dir.clone())
+                    } else {
+                        (format!("/{path}"), format!("{dest_dir}{path}"))
+                    };
+                    let mut copy = llb::context_copy(&src_path, &dest_path);
+                    if patterns {
+                        copy.exclude_patterns = sel.exclude.clone();
+                    }
+                    let mut v = vertex.clone();
+                    if n > 1 {
+                        v.name = format!("{} ({}/{n}: {path})", vertex.name, i + 1);
+                    }
+                    state = self.graph.copy(&state, &src, copy, v);
+                }
+                state
+            }
+        }
+    }
+}
+
+fn json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_default()
+}
+
+/// Proxy build args reach RUN steps without entering the cache key, as in Dockerfiles.
+fn proxy_env(args: &BTreeMap<String, String>) -> Option<pb::ProxyEnv> {
+    let get = |upper: &str| {
+        args.get(upper)
+            .or_else(|| args.get(&upper.to_ascii_lowercase()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let p = pb::ProxyEnv {
+        http_proxy: get("HTTP_PROXY"),
+        https_proxy: get("HTTPS_PROXY"),
+        ftp_proxy: get("FTP_PROXY"),
+        no_proxy: get("NO_PROXY"),
+        all_proxy: get("ALL_PROXY"),
+    };
+    (p != pb::ProxyEnv::default()).then_some(p)
+}
+
+fn image_config(input: &LowerInput<'_>, result: &Built, target: StageName) -> ImageConfig {
+    let plan = input.plan;
+    let platform = input.platform;
+    let mut config = result.config.clone();
+    config.architecture = platform.architecture.clone();
+    config.os = platform.os.clone();
+    config.variant = platform.variant.clone();
+    config.rootfs = None;
+    config.history = result.history.clone();
+
+    let mut env = result.env.clone();
+    let c = &mut config.config;
+    c.working_dir = Some(plan.image.workdir.clone());
+    let mut labels = c.labels.clone().unwrap_or_default();
+    labels.extend(plan.image.labels.clone());
+    labels.extend(input.options.labels.clone());
+    c.labels = (!labels.is_empty()).then_some(labels);
+    if target == StageName::Runtime {
+        for (k, v) in &plan.image.runtime_env {
+            env.set(k, v);
+        }
+        c.user = Some(plan.image.user.clone());
+        let mut ports = c.exposed_ports.clone().unwrap_or_default();
+        for p in &plan.image.ports {
+            ports.insert(p.clone(), serde_json::json!({}));
+        }
+        c.exposed_ports = (!ports.is_empty()).then_some(ports);
+        // The spec's command replaces the base image's entrypoint too: `docker run IMAGE sh` should
+        // run sh, not `docker-entrypoint.sh sh`.
+        c.entrypoint = None;
+        c.cmd = Some(plan.image.command.argv());
+        c.args_escaped = None;
+    }
+    c.env = Some(env.to_list());
+    config
+}

@@ -1,0 +1,436 @@
+//! The build options BuildKit passes to a frontend (`BUILDKIT_FRONTEND_OPT_*`: `filename`,
+//! `target`, `build-arg:*`, `label:*`, `platform`, `no-cache`…), decoded and checked. Pure: the
+//! gateway hands in the raw map. An option Strata cannot honour is an error naming it; an option
+//! it has never heard of (a newer client) is reported back as a warning, not a failure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::StageName;
+use crate::platform::Platform;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResolveMode {
+    #[default]
+    Default,
+    Pull,
+    Local,
+}
+
+impl ResolveMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolveMode::Default => "default",
+            ResolveMode::Pull => "pull",
+            ResolveMode::Local => "local",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NoCache {
+    #[default]
+    Off,
+    All,
+    Stages(BTreeSet<StageName>),
+}
+
+impl NoCache {
+    pub fn applies_to(&self, stage: StageName) -> bool {
+        match self {
+            NoCache::Off => false,
+            NoCache::All => true,
+            NoCache::Stages(s) => s.contains(&stage),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkMode {
+    #[default]
+    Sandbox,
+    Host,
+    None,
+}
+
+/// One `--cache-from` source, passed on to every Solve (BuildKit's `CacheOptionsEntry`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CacheImport {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Attrs", default)]
+    pub attrs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// The spec's path inside the `dockerfile` local (`-f`); Docker's default name is `Dockerfile`.
+    pub filename: String,
+    pub target: Option<StageName>,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// `None`: the worker's default platform.
+    pub platform: Option<Platform>,
+    pub no_cache: NoCache,
+    pub resolve_mode: ResolveMode,
+    pub cache_imports: Vec<CacheImport>,
+    pub extra_hosts: Vec<(String, String)>,
+    pub network: NetworkMode,
+    pub hostname: Option<String>,
+    /// Names of the local sources holding the spec and the context (`dockerfilekey`, `contextkey`).
+    pub dockerfile_local: String,
+    pub context_local: String,
+    /// Per-local session overrides (`local-sessionid:<name>`).
+    pub local_sessions: BTreeMap<String, String>,
+    /// Options this version does not know; the caller reports them as warnings.
+    pub ignored: Vec<String>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            filename: "Dockerfile".into(),
+            target: None,
+            build_args: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            platform: None,
+            no_cache: NoCache::Off,
+            resolve_mode: ResolveMode::Default,
+            cache_imports: Vec::new(),
+            extra_hosts: Vec::new(),
+            network: NetworkMode::Sandbox,
+            hostname: None,
+            dockerfile_local: "dockerfile".into(),
+            context_local: "context".into(),
+            local_sessions: BTreeMap::new(),
+            ignored: Vec::new(),
+        }
+    }
+}
+
+impl BuildOptions {
+    /// The values `${NAME}` can take in the spec: `--build-arg`s plus the platform arguments
+    /// Dockerfiles get automatically (`TARGETARCH`…), which a build arg of the same name overrides.
+    pub fn spec_args(&self, target: &Platform, build: &Platform) -> BTreeMap<String, String> {
+        let mut args = BTreeMap::new();
+        for (prefix, p) in [("TARGET", target), ("BUILD", build)] {
+            args.insert(format!("{prefix}PLATFORM"), p.to_string());
+            args.insert(format!("{prefix}OS"), p.os.clone());
+            args.insert(format!("{prefix}ARCH"), p.architecture.clone());
+            args.insert(
+                format!("{prefix}VARIANT"),
+                p.variant.clone().unwrap_or_default(),
+            );
+        }
+        args.extend(self.build_args.clone());
+        args
+    }
+}
+
+/// Options handled by BuildKit or the client themselves, or that only steer how the request reached
+/// us; nothing for a frontend to do.
+const PASSIVE: &[&str] = &[
+    "source",
+    "cmdline",
+    "frontend.caps",
+    "build-arg:BUILDKIT_SYNTAX",
+    "build-arg:BUILDKIT_MULTI_PLATFORM",
+    "build-arg:BUILDKIT_INLINE_CACHE",
+];
+const PASSIVE_PREFIXES: &[&str] = &["attest:", "vcs:", "input-metadata:", "input:"];
+
+pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Diagnostics> {
+    let mut o = BuildOptions::default();
+    let mut diags = Vec::new();
+    let unsupported = |key: &str, what: &str| {
+        Diagnostic::option(key, format!("{what} is not supported by Strata yet"))
+    };
+    for (key, value) in opts {
+        let key = key.as_str();
+        if PASSIVE.contains(&key) || PASSIVE_PREFIXES.iter().any(|p| key.starts_with(p)) {
+            continue;
+        }
+        if let Some(name) = key.strip_prefix("build-arg:") {
+            o.build_args.insert(name.to_string(), value.clone());
+            continue;
+        }
+        if let Some(name) = key.strip_prefix("label:") {
+            o.labels.insert(name.to_string(), value.clone());
+            continue;
+        }
+        if let Some(name) = key.strip_prefix("local-sessionid:") {
+            o.local_sessions.insert(name.to_string(), value.clone());
+            continue;
+        }
+        if key.starts_with("context:") {
+            diags.push(
+                unsupported(key, "a named build context (`--build-context`)")
+                    .help("remove the --build-context option"),
+            );
+            continue;
+        }
+        match key {
+            "filename" => {
+                if !value.is_empty() {
+                    o.filename = value.clone();
+                }
+            }
+            "dockerfilekey" => o.dockerfile_local = value.clone(),
+            "contextkey" => o.context_local = value.clone(),
+            "target" if value.is_empty() => {}
+            "target" => match StageName::from_name(value) {
+                Some(s) => o.target = Some(s),
+                None => diags.push(
+                    Diagnostic::option(key, format!("there is no stage `{value}`")).help(format!(
+                        "Strata's stages are {}",
+                        StageName::ALL.map(StageName::name).join(", ")
+                    )),
+                ),
+            },
+            "platform" => {
+                let list: Vec<&str> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                match list.as_slice() {
+                    [] => {}
+                    [one] => match Platform::parse(one) {
+                        Ok(p) => o.platform = Some(p),
+                        Err(e) => diags.push(Diagnostic::option(key, e)),
+                    },
+                    _ => diags.push(
+                        unsupported(key, "building several platforms in one build")
+                            .help("build one `--platform` per invocation"),
+                    ),
+                }
+            }
+            "multi-platform" => {
+                if value == "true" {
+                    diags.push(
+                        unsupported(key, "a multi-platform build")
+                            .help("build one `--platform` per invocation"),
+                    );
+                }
+            }
+            "no-cache" => {
+                o.no_cache = if value.is_empty() {
+                    NoCache::All
+                } else {
+                    let mut stages = BTreeSet::new();
+                    for name in value.split(',').map(str::trim) {
+                        match StageName::from_name(name) {
+                            Some(s) => {
+                                stages.insert(s);
+                            }
+                            None => diags.push(Diagnostic::option(
+                                key,
+                                format!("there is no stage `{name}` (stages: base, deps, build, runtime)"),
+                            )),
+                        }
+                    }
+                    NoCache::Stages(stages)
+                }
+            }
+            "image-resolve-mode" => {
+                o.resolve_mode = match value.as_str() {
+                    "" | "default" => ResolveMode::Default,
+                    "pull" => ResolveMode::Pull,
+                    "local" => ResolveMode::Local,
+                    other => {
+                        diags.push(Diagnostic::option(
+                            key,
+                            format!(
+                                "unknown resolve mode `{other}` (expected default, pull or local)"
+                            ),
+                        ));
+                        ResolveMode::Default
+                    }
+                }
+            }
+            "cache-imports" => {
+                if !value.is_empty() {
+                    match serde_json::from_str::<Vec<CacheImport>>(value) {
+                        Ok(list) => o.cache_imports.extend(list),
+                        Err(e) => diags.push(Diagnostic::option(key, format!("invalid JSON: {e}"))),
+                    }
+                }
+            }
+            // The legacy form Docker 20.10 sends: a comma list of registry references.
+            "cache-from" => {
+                for r in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    o.cache_imports.push(CacheImport {
+                        kind: "registry".into(),
+                        attrs: BTreeMap::from([("ref".to_string(), r.to_string())]),
+                    });
+                }
+            }
+            "add-hosts" => {
+                for entry in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    match entry.split_once(['=', ':']) {
+                        Some((host, ip)) if !host.is_empty() && !ip.is_empty() => {
+                            o.extra_hosts.push((host.to_string(), ip.to_string()))
+                        }
+                        _ => {
+                            diags.push(Diagnostic::option(key, format!("`{entry}` is not host=ip")))
+                        }
+                    }
+                }
+            }
+            "force-network-mode" => {
+                o.network = match value.as_str() {
+                    "" | "sandbox" | "default" => NetworkMode::Sandbox,
+                    "host" => NetworkMode::Host,
+                    "none" => NetworkMode::None,
+                    other => {
+                        diags.push(Diagnostic::option(
+                            key,
+                            format!(
+                                "unknown network mode `{other}` (expected sandbox, host or none)"
+                            ),
+                        ));
+                        NetworkMode::Sandbox
+                    }
+                }
+            }
+            "hostname" => {
+                if !value.is_empty() {
+                    o.hostname = Some(value.clone());
+                }
+            }
+            // Always sent by some clients with a neutral value; only a real setting is an error.
+            "shm-size" if value.is_empty() || value == "0" => {}
+            "ulimit" | "cgroup-parent" if value.is_empty() || value == "[]" => {}
+            "shm-size" | "ulimit" | "cgroup-parent" => {
+                diags.push(unsupported(key, &format!("`--{key}`")));
+            }
+            "context" => {
+                if !value.is_empty() {
+                    diags.push(
+                        unsupported(key, "a remote build context (git or URL)")
+                            .help("build from a local directory"),
+                    );
+                }
+            }
+            "contextsubdir" => {
+                if !value.is_empty() {
+                    diags.push(unsupported(key, "a context subdirectory"));
+                }
+            }
+            "requestid" => {
+                if !value.is_empty() {
+                    diags.push(
+                        Diagnostic::option(key, format!("unsupported request {value}"))
+                            .help("Strata answers builds only, not `--call`/`--check`"),
+                    );
+                }
+            }
+            _ => o.ignored.push(key.to_string()),
+        }
+    }
+    if diags.is_empty() {
+        Ok(o)
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn decodes_what_docker_26_and_20_10_send() {
+        let o = parse_options(&opts(&[
+            ("cmdline", "local/strata:dev"),
+            ("source", "local/strata:dev"),
+            ("filename", "strata.toml"),
+            ("image-resolve-mode", "local"),
+            ("build-arg:X", "1"),
+            ("label:a", "b"),
+            ("no-cache", ""),
+            ("platform", "linux/amd64"),
+            ("target", "deps"),
+            ("add-hosts", ""),
+            ("cache-from", ""),
+        ]))
+        .unwrap();
+        assert_eq!(o.filename, "strata.toml");
+        assert_eq!(o.resolve_mode, ResolveMode::Local);
+        assert_eq!(o.build_args["X"], "1");
+        assert_eq!(o.labels["a"], "b");
+        assert_eq!(o.no_cache, NoCache::All);
+        assert_eq!(o.platform, Some(Platform::linux_amd64()));
+        assert_eq!(o.target, Some(StageName::Deps));
+        assert!(o.cache_imports.is_empty());
+        assert!(o.ignored.is_empty());
+    }
+
+    #[test]
+    fn cache_imports_from_both_forms() {
+        let o = parse_options(&opts(&[
+            (
+                "cache-imports",
+                r#"[{"Type":"registry","Attrs":{"ref":"r/a:cache"}}]"#,
+            ),
+            ("cache-from", "r/b:cache"),
+        ]))
+        .unwrap();
+        let mut refs: Vec<&str> = o
+            .cache_imports
+            .iter()
+            .map(|c| c.attrs["ref"].as_str())
+            .collect();
+        refs.sort();
+        assert_eq!(refs, ["r/a:cache", "r/b:cache"]);
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let cases = [
+            (
+                ("platform", "linux/amd64,linux/arm64"),
+                "build option `platform`: building several platforms",
+            ),
+            (
+                ("target", "final"),
+                "build option `target`: there is no stage `final`",
+            ),
+            (
+                ("requestid", "frontend.outline"),
+                "build option `requestid`: unsupported request frontend.outline",
+            ),
+            (
+                ("image-resolve-mode", "always"),
+                "build option `image-resolve-mode`: unknown resolve mode",
+            ),
+            (
+                ("context:base", "docker-image://x"),
+                "build option `context:base`: a named build context",
+            ),
+            (
+                ("shm-size", "1024"),
+                "build option `shm-size`: `--shm-size` is not supported",
+            ),
+        ];
+        for ((k, v), expected) in cases {
+            let err = parse_options(&opts(&[(k, v)])).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{k}={v}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_options_are_collected_not_fatal() {
+        let o = parse_options(&opts(&[("some-future-option", "x")])).unwrap();
+        assert_eq!(o.ignored, ["some-future-option"]);
+    }
+}

@@ -1,0 +1,416 @@
+//! Path patterns with Docker's semantics (moby/patternmatcher, fsutil): used for `.dockerignore`
+//! and for the include patterns that select manifests. BuildKit applies these patterns itself when
+//! it transfers a local context; we need them only where no daemon does it for us (`strata plan`
+//! on a directory, a context given as an LLB input).
+//!
+//! `*` and `?` do not cross `/`; `**` matches any number of path components; a pattern that matches
+//! a directory also matches everything below it; with several patterns, the last match wins and a
+//! leading `!` turns a match into a non-match.
+
+/// Cleans a context-relative path like Go's `filepath.Clean` on slash paths, refusing paths that are
+/// absolute or climb out of the context.
+pub fn clean_relative(path: &str) -> Result<String, String> {
+    if path.starts_with('/') {
+        return Err(format!(
+            "`{path}` is absolute; paths are relative to the build context"
+        ));
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(format!("`{path}` points outside the build context"));
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    Ok(if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Literal(char),
+    /// `?`: one character other than `/`.
+    AnyChar,
+    /// `*`: any run of characters other than `/`.
+    Star,
+    /// `**`: any run of characters, `/` included.
+    AnyPath,
+    /// `**/`: zero or more whole directories.
+    AnyDirs,
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pattern {
+    pub text: String,
+    pub negated: bool,
+    tokens: Vec<Token>,
+}
+
+impl Pattern {
+    /// Parses a pattern as written in `.dockerignore` (already trimmed); a leading `!` negates.
+    pub fn parse(text: &str) -> Result<Pattern, String> {
+        let (negated, body) = match text.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let body = body.strip_prefix('/').unwrap_or(body);
+        let cleaned = clean_glob(body);
+        let tokens = tokenize(&cleaned).map_err(|e| format!("invalid pattern `{text}`: {e}"))?;
+        Ok(Pattern {
+            text: text.to_string(),
+            negated,
+            tokens,
+        })
+    }
+
+    /// Whether the pattern matches exactly this (clean, relative) path.
+    pub fn matches(&self, path: &str) -> bool {
+        let chars: Vec<char> = path.chars().collect();
+        match_tokens(&self.tokens, &chars)
+    }
+
+    /// Whether the pattern matches the path or one of its parent directories.
+    pub fn matches_or_parent(&self, path: &str) -> bool {
+        if self.matches(path) {
+            return true;
+        }
+        let mut end = path.len();
+        while let Some(i) = path[..end].rfind('/') {
+            if self.matches(&path[..i]) {
+                return true;
+            }
+            end = i;
+        }
+        false
+    }
+
+    /// Whether something below directory `dir` could match (used to prune walks). Conservative:
+    /// answers true whenever it cannot rule it out.
+    pub fn could_match_below(&self, dir: &str) -> bool {
+        if self.matches_or_parent(dir) {
+            return true;
+        }
+        let prefix: Vec<char> = format!("{dir}/").chars().collect();
+        could_match_prefix(&self.tokens, &prefix)
+    }
+}
+
+/// An ordered list of patterns where the last matching one decides, as in `.dockerignore`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PatternSet {
+    patterns: Vec<Pattern>,
+}
+
+impl PatternSet {
+    pub fn new(patterns: &[String]) -> Result<PatternSet, String> {
+        let patterns = patterns
+            .iter()
+            .map(|p| Pattern::parse(p))
+            .collect::<Result<_, _>>()?;
+        Ok(PatternSet { patterns })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn has_negations(&self) -> bool {
+        self.patterns.iter().any(|p| p.negated)
+    }
+
+    /// Whether the path (or a parent directory of it) is selected by the set.
+    pub fn matches(&self, path: &str) -> bool {
+        let mut matched = false;
+        for p in &self.patterns {
+            if p.negated == matched && p.matches_or_parent(path) {
+                matched = !p.negated;
+            }
+        }
+        matched
+    }
+
+    /// Whether a walk must descend into `dir` to find paths this set selects.
+    pub fn could_match_below(&self, dir: &str) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| !p.negated && p.could_match_below(dir))
+    }
+}
+
+/// Reads a `.dockerignore` file the way Docker does: `#` lines are comments, lines are trimmed,
+/// empty lines skipped, a leading `!` kept, paths cleaned and a leading `/` dropped.
+pub fn parse_ignore_file(text: &str) -> Vec<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (bang, body) = match line.strip_prefix('!') {
+                Some(rest) => ("!", rest.trim()),
+                None => ("", line),
+            };
+            let body = clean_glob(body);
+            let body = body.strip_prefix('/').unwrap_or(&body).to_string();
+            format!("{bang}{body}")
+        })
+        .collect()
+}
+
+/// `filepath.Clean` for patterns: collapses `//`, `.` and `dir/..` without refusing anything.
+fn clean_glob(p: &str) -> String {
+    let absolute = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|l| *l != "..") => {
+                parts.pop();
+            }
+            ".." if absolute => {}
+            part => parts.push(part),
+        }
+    }
+    let joined = parts.join("/");
+    match (absolute, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+fn tokenize(p: &str) -> Result<Vec<Token>, String> {
+    let chars: Vec<char> = p.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                if chars.get(i + 2) == Some(&'/') && (i == 0 || chars[i - 1] == '/') {
+                    tokens.push(Token::AnyDirs);
+                    i += 3;
+                } else {
+                    tokens.push(Token::AnyPath);
+                    i += 2;
+                }
+            }
+            '*' => {
+                tokens.push(Token::Star);
+                i += 1;
+            }
+            '?' => {
+                tokens.push(Token::AnyChar);
+                i += 1;
+            }
+            '\\' => {
+                let c = chars.get(i + 1).ok_or("trailing `\\`")?;
+                tokens.push(Token::Literal(*c));
+                i += 2;
+            }
+            '[' => {
+                let (token, next) = parse_class(&chars, i + 1)?;
+                tokens.push(token);
+                i = next;
+            }
+            c => {
+                tokens.push(Token::Literal(c));
+                i += 1;
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+fn parse_class(chars: &[char], mut i: usize) -> Result<(Token, usize), String> {
+    let negated = matches!(chars.get(i), Some('^') | Some('!'));
+    if negated {
+        i += 1;
+    }
+    let mut ranges = Vec::new();
+    let mut first = true;
+    loop {
+        let c = *chars.get(i).ok_or("unclosed `[`")?;
+        if c == ']' && !first {
+            return Ok((Token::Class { negated, ranges }, i + 1));
+        }
+        first = false;
+        let lo = if c == '\\' {
+            i += 1;
+            *chars.get(i).ok_or("unclosed `[`")?
+        } else {
+            c
+        };
+        i += 1;
+        if chars.get(i) == Some(&'-') && chars.get(i + 1).is_some_and(|c| *c != ']') {
+            let hi = chars[i + 1];
+            ranges.push((lo, hi));
+            i += 2;
+        } else {
+            ranges.push((lo, lo));
+        }
+    }
+}
+
+fn class_matches(negated: bool, ranges: &[(char, char)], c: char) -> bool {
+    c != '/' && (ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != negated)
+}
+
+fn match_tokens(tokens: &[Token], path: &[char]) -> bool {
+    let Some((first, rest)) = tokens.split_first() else {
+        return path.is_empty();
+    };
+    match first {
+        Token::Literal(c) => path.first() == Some(c) && match_tokens(rest, &path[1..]),
+        Token::AnyChar => path.first().is_some_and(|c| *c != '/') && match_tokens(rest, &path[1..]),
+        Token::Class { negated, ranges } => {
+            path.first()
+                .is_some_and(|c| class_matches(*negated, ranges, *c))
+                && match_tokens(rest, &path[1..])
+        }
+        Token::Star => {
+            for i in 0..=path.len() {
+                if match_tokens(rest, &path[i..]) {
+                    return true;
+                }
+                if i < path.len() && path[i] == '/' {
+                    break;
+                }
+            }
+            false
+        }
+        Token::AnyPath => (0..=path.len()).any(|i| match_tokens(rest, &path[i..])),
+        Token::AnyDirs => {
+            // Zero directories, or skip past any '/' and try again.
+            match_tokens(rest, path)
+                || path
+                    .iter()
+                    .enumerate()
+                    .any(|(i, c)| *c == '/' && match_tokens(rest, &path[i + 1..]))
+        }
+    }
+}
+
+/// Whether some path starting with `prefix` could be matched by `tokens`.
+fn could_match_prefix(tokens: &[Token], prefix: &[char]) -> bool {
+    if prefix.is_empty() {
+        return true;
+    }
+    let Some((first, rest)) = tokens.split_first() else {
+        return false;
+    };
+    match first {
+        Token::Literal(c) => prefix[0] == *c && could_match_prefix(rest, &prefix[1..]),
+        Token::AnyChar => prefix[0] != '/' && could_match_prefix(rest, &prefix[1..]),
+        Token::Class { negated, ranges } => {
+            class_matches(*negated, ranges, prefix[0]) && could_match_prefix(rest, &prefix[1..])
+        }
+        Token::Star => {
+            for i in 0..=prefix.len() {
+                if could_match_prefix(rest, &prefix[i..]) {
+                    return true;
+                }
+                if i < prefix.len() && prefix[i] == '/' {
+                    break;
+                }
+            }
+            false
+        }
+        Token::AnyPath | Token::AnyDirs => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(patterns: &[&str]) -> PatternSet {
+        PatternSet::new(&patterns.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn star_does_not_cross_directories_but_double_star_does() {
+        let p = Pattern::parse("*.txt").unwrap();
+        assert!(p.matches("a.txt"));
+        assert!(!p.matches("d/a.txt"));
+        let p = Pattern::parse("**/package.json").unwrap();
+        assert!(p.matches("package.json"));
+        assert!(p.matches("packages/a/package.json"));
+        assert!(!p.matches("packages/a/package.json5"));
+        let p = Pattern::parse("requirements*.txt").unwrap();
+        assert!(p.matches("requirements-dev.txt"));
+        assert!(!p.matches("sub/requirements.txt"));
+    }
+
+    #[test]
+    fn directory_matches_cover_their_contents() {
+        let s = set(&["node_modules", "build/"]);
+        assert!(s.matches("node_modules/x/index.js"));
+        assert!(s.matches("build/out.js"));
+        // dockerignore patterns are anchored at the context root, unlike .gitignore.
+        assert!(!s.matches("web/node_modules/x.js"));
+    }
+
+    #[test]
+    fn last_match_wins_and_negation_reincludes() {
+        let s = set(&["*.md", "!README.md"]);
+        assert!(s.matches("CHANGES.md"));
+        assert!(!s.matches("README.md"));
+        let s = set(&["!README.md", "*.md"]);
+        assert!(s.matches("README.md"));
+    }
+
+    #[test]
+    fn classes_and_escapes() {
+        let p = Pattern::parse("file[0-9].py").unwrap();
+        assert!(p.matches("file3.py"));
+        assert!(!p.matches("filex.py"));
+        let p = Pattern::parse("[!a]*").unwrap();
+        assert!(p.matches("b"));
+        assert!(!p.matches("abc"));
+        let p = Pattern::parse("a\\*b").unwrap();
+        assert!(p.matches("a*b"));
+        assert!(!p.matches("axb"));
+        assert!(Pattern::parse("a[b").is_err());
+    }
+
+    #[test]
+    fn ignore_file_parsing_follows_docker() {
+        let text = "\u{feff}# comment\n  node_modules  \n\n/dist//\n! keep.txt\n./a/../b\n  # not a comment\n";
+        assert_eq!(
+            parse_ignore_file(text),
+            vec!["node_modules", "dist", "!keep.txt", "b", "# not a comment"]
+        );
+    }
+
+    #[test]
+    fn clean_relative_refuses_escapes() {
+        assert_eq!(clean_relative("./app/").unwrap(), "app");
+        assert_eq!(clean_relative("a/../b").unwrap(), "b");
+        assert_eq!(clean_relative(".").unwrap(), ".");
+        assert!(clean_relative("../x").is_err());
+        assert!(clean_relative("a/../../x").is_err());
+        assert!(clean_relative("/etc").is_err());
+    }
+
+    #[test]
+    fn pruning_is_conservative() {
+        let s = set(&["packages/*/package.json"]);
+        assert!(s.could_match_below("packages"));
+        assert!(s.could_match_below("packages/a"));
+        assert!(!s.could_match_below("node_modules"));
+        assert!(!s.could_match_below("packages/a/src"));
+        assert!(set(&["**/package.json"]).could_match_below("deep/er"));
+    }
+}

@@ -1,0 +1,275 @@
+//! The language-neutral build plan: stages of copy and run steps with their mounts, and the image
+//! settings. Recipes decide what goes in; `lower` turns it into LLB; `render` prints it for
+//! `strata plan`. Nothing here knows which language produced it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use crate::reference::ImageRef;
+use crate::spec::{Command, Language, Secret, SecretTarget};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StageName {
+    Base,
+    Deps,
+    Build,
+    Runtime,
+}
+
+impl StageName {
+    pub const ALL: [StageName; 4] = [
+        StageName::Base,
+        StageName::Deps,
+        StageName::Build,
+        StageName::Runtime,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StageName::Base => "base",
+            StageName::Deps => "deps",
+            StageName::Build => "build",
+            StageName::Runtime => "runtime",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<StageName> {
+        StageName::ALL.into_iter().find(|n| n.name() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    Shared,
+    Locked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheMount {
+    pub target: String,
+    pub id: String,
+    pub sharing: Sharing,
+}
+
+/// Where a stage starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StageFrom {
+    /// An image, whose config (Env, WorkingDir…) is resolved and inherited.
+    Image(ImageRef),
+    /// The filesystem of an earlier stage.
+    Stage(StageName),
+}
+
+/// What a copy step takes from the build context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextSelection {
+    /// Include patterns relative to the context root; empty means the whole context.
+    pub include: Vec<String>,
+    /// Exclude patterns (`.dockerignore`, then the recipe's own).
+    pub exclude: Vec<String>,
+    /// The files known to match, when the edge listed them (the manifests); for display and for
+    /// contexts that BuildKit cannot filter for us.
+    pub files: Vec<String>,
+    /// Names the transfer in progress output and BuildKit's incremental-sync cache.
+    pub purpose: ContextPurpose,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextPurpose {
+    Manifests,
+    App,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyFrom {
+    /// Paths from the build context, each kept at its relative path under `dest`.
+    Context(ContextSelection),
+    /// An absolute path from an earlier stage, copied to the same path.
+    Stage { stage: StageName, path: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyStep {
+    pub from: CopyFrom,
+    /// Absolute destination directory.
+    pub dest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStep {
+    /// Shell command, run with `/bin/sh -c` in the workdir as root.
+    pub command: String,
+    /// Added to the inherited environment for this step only.
+    pub env: BTreeMap<String, String>,
+    pub caches: Vec<CacheMount>,
+    pub secrets: Vec<Secret>,
+    /// The spec text this step comes from, for error snippets when it fails.
+    pub origin: Option<Range<usize>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Copy(CopyStep),
+    Run(RunStep),
+}
+
+impl Step {
+    /// The progress line text (after `[stage i/n] `).
+    pub fn title(&self) -> String {
+        match self {
+            Step::Run(r) => r.command.clone(),
+            Step::Copy(c) => match &c.from {
+                CopyFrom::Context(sel) => {
+                    let what = if !sel.files.is_empty() {
+                        sel.files.join(" ")
+                    } else if sel.include.is_empty() {
+                        ".".to_string()
+                    } else {
+                        sel.include.join(" ")
+                    };
+                    format!("copy {what} to {}", c.dest)
+                }
+                CopyFrom::Stage { stage, path } => {
+                    format!("copy {path} from {}", stage.name())
+                }
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    pub name: StageName,
+    pub from: StageFrom,
+    pub steps: Vec<Step>,
+}
+
+/// What the final image declares, on top of what it inherits from its base image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageSettings {
+    pub workdir: String,
+    /// Set in every step and in the image; values may refer to inherited variables (`$PATH`).
+    pub env: BTreeMap<String, String>,
+    /// Set in the image only (e.g. `NODE_ENV=production`, which would drop dev dependencies if
+    /// it were set during the install).
+    pub runtime_env: BTreeMap<String, String>,
+    pub user: String,
+    pub ports: Vec<String>,
+    pub command: Command,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub language: Language,
+    pub package_manager: String,
+    /// The files that key the install step.
+    pub manifests: Vec<String>,
+    pub stages: Vec<Stage>,
+    pub image: ImageSettings,
+}
+
+impl Plan {
+    pub fn stage(&self, name: StageName) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// Every image the plan starts a stage from, in stage order, without duplicates.
+    pub fn images(&self) -> Vec<&ImageRef> {
+        let mut out: Vec<&ImageRef> = Vec::new();
+        for s in &self.stages {
+            if let StageFrom::Image(r) = &s.from {
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+
+    /// The human-readable plan that `strata plan` prints.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "language {} · package manager {} · install keyed by {}",
+            self.language.name(),
+            self.package_manager,
+            self.manifests.join(", ")
+        );
+        for stage in &self.stages {
+            let from = match &stage.from {
+                StageFrom::Image(r) => format!("FROM {r}"),
+                StageFrom::Stage(s) => format!("FROM stage {}", s.name()),
+            };
+            let _ = writeln!(out, "\n[{}] {from}", stage.name.name());
+            let n = stage.steps.len();
+            for (i, step) in stage.steps.iter().enumerate() {
+                let _ = writeln!(out, "  {}/{n} {}", i + 1, step.title());
+                match step {
+                    Step::Copy(CopyStep {
+                        from: CopyFrom::Context(sel),
+                        ..
+                    }) if !sel.exclude.is_empty() => {
+                        let _ = writeln!(out, "      except: {}", sel.exclude.join(", "));
+                    }
+                    Step::Run(r) => {
+                        for c in &r.caches {
+                            let sharing = match c.sharing {
+                                Sharing::Shared => "shared",
+                                Sharing::Locked => "locked",
+                            };
+                            let _ =
+                                writeln!(out, "      cache {} (id {}, {sharing})", c.target, c.id);
+                        }
+                        for s in &r.secrets {
+                            let _ = match &s.target {
+                                SecretTarget::Env(e) => {
+                                    writeln!(out, "      secret {} as ${e}", s.id)
+                                }
+                                SecretTarget::File(f) => {
+                                    writeln!(out, "      secret {} at {f}", s.id)
+                                }
+                            };
+                        }
+                        if !r.env.is_empty() {
+                            let env: Vec<String> =
+                                r.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                            let _ = writeln!(out, "      env {}", env.join(" "));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let img = &self.image;
+        let _ = writeln!(out, "\n[image]");
+        let _ = writeln!(out, "  workdir {}", img.workdir);
+        let _ = writeln!(out, "  user {}", img.user);
+        if !img.ports.is_empty() {
+            let _ = writeln!(out, "  expose {}", img.ports.join(" "));
+        }
+        let env: Vec<String> = img
+            .env
+            .iter()
+            .chain(&img.runtime_env)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !env.is_empty() {
+            let _ = writeln!(out, "  env {}", env.join(" "));
+        }
+        let _ = writeln!(out, "  cmd {}", render_command(&img.command));
+        for (k, v) in &img.labels {
+            let _ = writeln!(out, "  label {k}={v}");
+        }
+        out
+    }
+}
+
+pub fn render_command(c: &Command) -> String {
+    match c {
+        Command::Shell(s) => s.clone(),
+        Command::Exec(v) => serde_json::to_string(v).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,257 @@
+//! Node with npm: package.json and the lockfile staged alone, `npm ci` with npm's cache mounted,
+//! `npm run build` after the source copy when the project has a build script.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Conventions, Recipe, cache, resolve_manifests, shell_word, version_file};
+use crate::context::ContextFiles;
+use crate::diag::{Diagnostic, Diagnostics, Location, Position};
+use crate::plan::Sharing;
+use crate::reference::ImageRef;
+use crate::spec::{Command, Spec};
+
+pub struct Node;
+
+const DEFAULT_VERSION: &str = "22";
+const DEFAULT_MANIFESTS: &[&str] = &[
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    ".npmrc",
+];
+const LOCKFILES: &[&str] = &["package-lock.json", "npm-shrinkwrap.json"];
+const OTHER_TOOLS: &[(&str, &str)] = &[
+    ("pnpm-lock.yaml", "pnpm"),
+    ("yarn.lock", "yarn"),
+    ("bun.lock", "bun"),
+    ("bun.lockb", "bun"),
+];
+const VERSION_FILES: &[&str] = &[".nvmrc", ".node-version"];
+const START_FILES: &[&str] = &["server.js", "index.js"];
+
+impl Recipe for Node {
+    fn probe(&self, spec: &Spec) -> Vec<String> {
+        let mut p: Vec<String> = match &spec.manifests {
+            Some(list) => list.iter().map(|m| m.value.clone()).collect(),
+            None => DEFAULT_MANIFESTS.iter().map(|s| s.to_string()).collect(),
+        };
+        if !p.iter().any(|m| m == "package.json") {
+            p.push("package.json".into());
+        }
+        p.extend(VERSION_FILES.iter().map(|s| s.to_string()));
+        p.extend(OTHER_TOOLS.iter().map(|(f, _)| f.to_string()));
+        if spec.app.iter().any(|a| a.value == ".") {
+            p.extend(START_FILES.iter().map(|s| s.to_string()));
+        }
+        p
+    }
+
+    fn files_to_read(&self, _spec: &Spec, listed: &[&str]) -> Vec<String> {
+        listed
+            .iter()
+            .filter(|f| **f == "package.json" || VERSION_FILES.contains(f))
+            .map(|f| f.to_string())
+            .collect()
+    }
+
+    fn conventions(&self, spec: &Spec, ctx: &ContextFiles) -> Result<Conventions, Diagnostics> {
+        let package = read_package_json(spec, ctx)?;
+        let explicit_pm = spec.package_manager.as_ref();
+        if let Some(pm) = explicit_pm {
+            if pm.value != "npm" {
+                return Err(Diagnostic::at(
+                    &spec.source,
+                    pm.span.clone(),
+                    format!(
+                        "package manager `{}` is not supported for node yet",
+                        pm.value
+                    ),
+                )
+                .help("supported: npm (package-lock.json)")
+                .into());
+            }
+        } else if let Some(declared) = package.get("packageManager").and_then(Value::as_str) {
+            if !declared.starts_with("npm@") {
+                let name = declared.split('@').next().unwrap_or(declared);
+                return Err(Diagnostic::at(
+                    &spec.source,
+                    spec.language.span.clone(),
+                    format!("package.json declares packageManager `{declared}`: {name} is not supported yet"),
+                )
+                .help("supported: npm; set `package_manager = \"npm\"` to use npm anyway")
+                .into());
+            }
+        }
+
+        let (patterns, manifests) = resolve_manifests(spec, ctx, DEFAULT_MANIFESTS)?;
+        if !manifests.iter().any(|m| m == "package.json") {
+            let span = spec
+                .manifests
+                .as_ref()
+                .and_then(|m| m.first())
+                .map_or(0..0, |m| m.span.clone());
+            return Err(Diagnostic::at(
+                &spec.source,
+                span,
+                "package.json is not among the manifests",
+            )
+            .help(
+                "npm needs package.json next to the lockfile; add \"package.json\" to `manifests`",
+            )
+            .into());
+        }
+        let has_lock = manifests.iter().any(|m| LOCKFILES.contains(&m.as_str()));
+        if !has_lock && spec.install.is_none() {
+            let other = OTHER_TOOLS.iter().find(|(f, _)| ctx.exists(f));
+            let d = Diagnostic::at(
+                &spec.source,
+                spec.language.span.clone(),
+                "no package-lock.json staged: `npm ci` installs exactly what a lockfile pins",
+            );
+            let d = match (other, explicit_pm) {
+                (Some((file, tool)), None) => d.help(format!(
+                    "found {file}: {tool} projects are not supported yet"
+                )),
+                _ => d.help("run `npm install` and commit package-lock.json, or set `install = \"npm install\"`"),
+            };
+            return Err(d.into());
+        }
+        if spec.manifests.is_none() && package.get("workspaces").is_some() {
+            return Err(Diagnostic::at(
+                &spec.source,
+                spec.language.span.clone(),
+                "package.json declares workspaces, whose package.json files the install needs",
+            )
+            .help("list them in `manifests`, e.g. `manifests = [\"package.json\", \"package-lock.json\", \"packages/*/package.json\"]`")
+            .into());
+        }
+
+        let scripts = package.get("scripts");
+        let script = |name: &str| {
+            scripts
+                .and_then(|s| s.get(name))
+                .and_then(Value::as_str)
+                .is_some()
+        };
+        let has_build = script("build") || spec.build.is_some();
+        let install = if has_build {
+            "npm ci"
+        } else {
+            "npm ci --omit=dev"
+        };
+
+        let run = if script("start") {
+            Some(Command::Exec(vec!["npm".into(), "start".into()]))
+        } else if let Some(main) = package.get("main").and_then(Value::as_str) {
+            Some(Command::Exec(vec!["node".into(), main.to_string()]))
+        } else {
+            START_FILES
+                .iter()
+                .find(|f| ctx.exists(f))
+                .map(|f| Command::Exec(vec!["node".into(), f.to_string()]))
+        };
+
+        let version = spec
+            .version
+            .as_ref()
+            .map(|v| v.value.clone())
+            .or_else(|| VERSION_FILES.iter().find_map(|f| version_file(ctx, f)))
+            .or_else(|| engines_major(&package))
+            .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+        let default_image = ImageRef::parse(&format!("node:{version}-slim")).map_err(|e| {
+            let span = spec.version.as_ref().map_or(0..0, |v| v.span.clone());
+            Diagnostics::from(Diagnostic::at(
+                &spec.source,
+                span,
+                format!("`version`: {e}"),
+            ))
+        })?;
+
+        Ok(Conventions {
+            package_manager: "npm",
+            default_image,
+            manifest_patterns: patterns,
+            manifests,
+            install: install.to_string(),
+            caches: vec![cache("/root/.npm", spec, "npm", Sharing::Shared)],
+            env: BTreeMap::new(),
+            runtime_env: BTreeMap::from([("NODE_ENV".into(), "production".into())]),
+            build_env: BTreeMap::from([
+                ("npm_config_update_notifier".into(), "false".into()),
+                ("npm_config_fund".into(), "false".into()),
+                ("npm_config_audit".into(), "false".into()),
+            ]),
+            build: script("build").then(|| format!("npm run {}", shell_word("build"))),
+            after_build: Some("npm prune --omit=dev".into()),
+            run,
+            run_help: "set `run`, e.g. `run = [\"node\", \"server.js\"]`, or add a `start` script to package.json".into(),
+            artifacts: Vec::new(),
+            app_exclude: vec!["node_modules".into()],
+        })
+    }
+}
+
+fn read_package_json(spec: &Spec, ctx: &ContextFiles) -> Result<Value, Diagnostics> {
+    let Some(text) = ctx.text("package.json") else {
+        return Err(Diagnostic::at(
+            &spec.source,
+            spec.language.span.clone(),
+            "no package.json in the build context",
+        )
+        .help("node projects need package.json (and package-lock.json) at the root of the build context")
+        .into());
+    };
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(Diagnostic {
+            location: Location::File {
+                name: "package.json".into(),
+                start: Position { line: 1, column: 1 },
+                end: Position { line: 1, column: 1 },
+            },
+            message: "package.json must hold a JSON object".into(),
+            help: None,
+        }
+        .into()),
+        Err(e) => {
+            let at = Position {
+                line: e.line().max(1),
+                column: e.column().max(1),
+            };
+            Err(Diagnostic {
+                location: Location::File {
+                    name: "package.json".into(),
+                    start: at,
+                    end: at,
+                },
+                message: format!("invalid JSON: {e}"),
+                help: None,
+            }
+            .into())
+        }
+    }
+}
+
+/// The version to use for simple `engines.node` ranges: the major of `22`, `^22.1`, `~20`,
+/// `22.x`; for `>=N`, the default when it satisfies the range. Anything else is left to the default.
+fn engines_major(package: &Value) -> Option<String> {
+    let range = package.get("engines")?.get("node")?.as_str()?.trim();
+    let (at_least, rest) = match range.strip_prefix(">=") {
+        Some(r) => (true, r.trim()),
+        None => (false, range.trim_start_matches(['^', '~', '='])),
+    };
+    let rest = rest.strip_prefix('v').unwrap_or(rest);
+    let major: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    let tail = &rest[major.len()..];
+    let simple = tail.is_empty() || tail.starts_with('.') && !tail.contains([' ', '<', '|', '>']);
+    if major.is_empty() || !simple {
+        return None;
+    }
+    let default: u32 = DEFAULT_VERSION.parse().ok()?;
+    match (at_least, major.parse::<u32>().ok()?) {
+        (true, m) if m <= default => Some(DEFAULT_VERSION.to_string()),
+        _ => Some(major),
+    }
+}

@@ -1,0 +1,251 @@
+//! Python with pip: `requirements*.txt` staged alone, installed into a virtualenv at /opt/venv
+//! (outside the workdir, so the source copy can never clobber it) with pip's download and wheel
+//! cache on a cache mount.
+
+use std::collections::BTreeMap;
+
+use super::{Conventions, Recipe, cache, resolve_manifests, shell_word, version_file};
+use crate::context::ContextFiles;
+use crate::diag::{Diagnostic, Diagnostics, SourceText};
+use crate::plan::Sharing;
+use crate::reference::ImageRef;
+use crate::spec::{Command, Spec};
+
+pub struct Python;
+
+const DEFAULT_VERSION: &str = "3.12";
+const VENV: &str = "/opt/venv";
+const DEFAULT_MANIFESTS: &[&str] = &["requirements.txt"];
+/// Lockfiles of tools without a recipe yet: seen, so the error can say what is missing.
+const OTHER_TOOLS: &[(&str, &str)] = &[
+    ("uv.lock", "uv"),
+    ("poetry.lock", "poetry"),
+    ("Pipfile", "pipenv"),
+    ("pdm.lock", "pdm"),
+];
+const START_FILES: &[&str] = &["main.py", "app.py"];
+
+impl Recipe for Python {
+    fn probe(&self, spec: &Spec) -> Vec<String> {
+        let mut p: Vec<String> = match &spec.manifests {
+            Some(list) => list.iter().map(|m| m.value.clone()).collect(),
+            None => DEFAULT_MANIFESTS.iter().map(|s| s.to_string()).collect(),
+        };
+        p.push(".python-version".into());
+        p.extend(OTHER_TOOLS.iter().map(|(f, _)| f.to_string()));
+        if spec.app.iter().any(|a| a.value == ".") {
+            p.extend(START_FILES.iter().map(|s| s.to_string()));
+        }
+        p
+    }
+
+    fn files_to_read(&self, _spec: &Spec, listed: &[&str]) -> Vec<String> {
+        listed
+            .iter()
+            .filter(|f| f.ends_with(".txt") || **f == ".python-version")
+            .map(|f| f.to_string())
+            .collect()
+    }
+
+    fn conventions(&self, spec: &Spec, ctx: &ContextFiles) -> Result<Conventions, Diagnostics> {
+        if let Some(pm) = &spec.package_manager {
+            if pm.value != "pip" {
+                return Err(Diagnostic::at(
+                    &spec.source,
+                    pm.span.clone(),
+                    format!(
+                        "package manager `{}` is not supported for python yet",
+                        pm.value
+                    ),
+                )
+                .help("supported: pip (requirements.txt)")
+                .into());
+            }
+        }
+        let (patterns, manifests) = resolve_manifests(spec, ctx, DEFAULT_MANIFESTS)?;
+        if manifests.is_empty() {
+            let other = OTHER_TOOLS.iter().find(|(f, _)| ctx.exists(f));
+            let d = Diagnostic::at(
+                &spec.source,
+                spec.language.span.clone(),
+                "no requirements.txt in the build context",
+            );
+            let d = match other {
+                Some((file, tool)) => d.help(format!(
+                    "found {file}: {tool} projects are not supported yet; export a requirements.txt (pip) or list your manifests in `manifests`"
+                )),
+                None => d.help("add a requirements.txt, or list your requirement files in `manifests`"),
+            };
+            return Err(d.into());
+        }
+
+        let requirement_files: Vec<&String> =
+            manifests.iter().filter(|f| f.ends_with(".txt")).collect();
+        let mut constraints = Vec::new();
+        let mut diags = Vec::new();
+        for file in &requirement_files {
+            if let Some(text) = ctx.text(file) {
+                check_requirements(file, text, &manifests, &mut constraints, &mut diags);
+            }
+        }
+        if !diags.is_empty() {
+            return Err(Diagnostics(diags));
+        }
+        let mut install = format!("python3 -m venv {VENV} && {VENV}/bin/pip install");
+        let mut any = false;
+        for f in requirement_files
+            .iter()
+            .filter(|f| !constraints.contains(f))
+        {
+            install.push_str(&format!(" -r {}", shell_word(f)));
+            any = true;
+        }
+        if !any {
+            return Err(Diagnostic::at(
+                &spec.source,
+                spec.manifests
+                    .as_ref()
+                    .and_then(|m| m.first())
+                    .map_or(0..0, |m| m.span.clone()),
+                "no requirements file among the manifests",
+            )
+            .help("pip installs from `*.txt` requirement files; list one in `manifests`")
+            .into());
+        }
+
+        let version = spec
+            .version
+            .as_ref()
+            .map(|v| v.value.clone())
+            .or_else(|| version_file(ctx, ".python-version"))
+            .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+        let default_image = ImageRef::parse(&format!("python:{version}-slim")).map_err(|e| {
+            let span = spec.version.as_ref().map_or(0..0, |v| v.span.clone());
+            Diagnostics::from(Diagnostic::at(
+                &spec.source,
+                span,
+                format!("`version`: {e}"),
+            ))
+        })?;
+
+        let start = START_FILES.iter().find(|f| ctx.exists(f));
+        let run = start.map(|f| Command::Exec(vec!["python3".into(), f.to_string()]));
+
+        Ok(Conventions {
+            package_manager: "pip",
+            default_image,
+            manifest_patterns: patterns,
+            manifests,
+            install,
+            caches: vec![cache("/root/.cache/pip", spec, "pip", Sharing::Shared)],
+            env: BTreeMap::from([
+                ("VIRTUAL_ENV".into(), VENV.into()),
+                ("PATH".into(), format!("{VENV}/bin:$PATH")),
+                ("PYTHONUNBUFFERED".into(), "1".into()),
+                ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+            ]),
+            runtime_env: BTreeMap::new(),
+            build_env: BTreeMap::from([
+                ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
+                ("PIP_ROOT_USER_ACTION".into(), "ignore".into()),
+            ]),
+            build: None,
+            after_build: None,
+            run,
+            run_help: "set `run`, e.g. `run = [\"uvicorn\", \"app.main:app\", \"--host\", \"0.0.0.0\", \"--port\", \"80\"]`, or add a main.py".into(),
+            artifacts: vec![VENV.into()],
+            app_exclude: vec![".venv".into()],
+        })
+    }
+}
+
+/// Finds requirement lines that cannot work when only the manifests are present: references to
+/// files that are not staged, and installs of local source trees.
+fn check_requirements(
+    file: &str,
+    text: &str,
+    staged: &[String],
+    constraints: &mut Vec<String>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let source = SourceText::new(file, text);
+    let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let content = strip_comment(line).trim();
+        if content.is_empty() {
+            continue;
+        }
+        let at = start + (line.len() - line.trim_start().len());
+        let span = at..at + content.len();
+        let mut words = content.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        let (flag, arg) = match first.split_once('=') {
+            Some((f, a)) if f.starts_with('-') => (f, Some(a.to_string())),
+            _ => (first, words.next().map(str::to_string)),
+        };
+        let arg = arg.unwrap_or_default();
+        match flag {
+            "-r" | "--requirement" | "-c" | "--constraint" => {
+                let target = if dir.is_empty() {
+                    arg.clone()
+                } else {
+                    format!("{dir}/{arg}")
+                };
+                let target = crate::pattern::clean_relative(&target).unwrap_or(target);
+                if flag.starts_with("-c") || flag == "--constraint" {
+                    constraints.push(target.clone());
+                }
+                if !staged.contains(&target) {
+                    diags.push(
+                        Diagnostic::at(
+                            &source,
+                            span,
+                            format!(
+                                "`{content}` needs {target}, which is not staged for the install"
+                            ),
+                        )
+                        .help(format!("add \"{target}\" to `manifests`")),
+                    );
+                }
+            }
+            "-e" | "--editable" => diags.push(local_source_error(&source, span, content)),
+            _ if is_local_path(first) => diags.push(local_source_error(&source, span, content)),
+            _ => {}
+        }
+    }
+}
+
+fn local_source_error(
+    source: &SourceText,
+    span: std::ops::Range<usize>,
+    content: &str,
+) -> Diagnostic {
+    Diagnostic::at(
+        source,
+        span,
+        format!("`{content}` installs local source, which the dependency install does not see"),
+    )
+    .help("remove the line and install the project after the source copy, e.g. `build = \"pip install --no-deps .\"`")
+}
+
+fn is_local_path(word: &str) -> bool {
+    word == "."
+        || word.starts_with("./")
+        || word.starts_with("../")
+        || word.starts_with('/')
+        || word.starts_with("file:")
+}
+
+/// pip treats ` #` (and a `#` at the start) as a comment; a `#` inside a URL fragment is not one.
+fn strip_comment(line: &str) -> &str {
+    if line.trim_start().starts_with('#') {
+        return "";
+    }
+    match line.find(" #") {
+        Some(i) => &line[..i],
+        None => line,
+    }
+}

@@ -1,0 +1,125 @@
+//! The Strata spec (the user contract in design/spec.md): types, parsing with positions,
+//! validation and build-argument substitution. Knows nothing about LLB or BuildKit.
+
+mod parse;
+mod subst;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::diag::SourceText;
+use crate::reference::ImageRef;
+
+pub use parse::parse;
+pub use subst::{SubstError, substitute, substitute_keeping_unset};
+
+/// A value with the byte range it came from in the spec, for errors found after parsing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub span: Range<usize>,
+}
+
+impl<T> Located<T> {
+    pub fn new(value: T, span: Range<usize>) -> Self {
+        Located { value, span }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Language {
+    Python,
+    Node,
+}
+
+impl Language {
+    pub const SUPPORTED: &'static [&'static str] = &["python", "node"];
+    /// Named in the spec as future languages: recognised so the error can say "not yet".
+    pub const PLANNED: &'static [&'static str] = &["go", "rust", "ruby", "java", "php", "dotnet"];
+
+    pub fn from_name(name: &str) -> Option<Language> {
+        match name {
+            "python" => Some(Language::Python),
+            "node" => Some(Language::Node),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Python => "python",
+            Language::Node => "node",
+        }
+    }
+}
+
+/// The image's start command: shell form runs under `/bin/sh -c`, exec form runs directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Shell(String),
+    Exec(Vec<String>),
+}
+
+impl Command {
+    pub fn argv(&self) -> Vec<String> {
+        match self {
+            Command::Shell(s) => vec!["/bin/sh".into(), "-c".into(), s.clone()],
+            Command::Exec(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretTarget {
+    /// Exposed to the step as an environment variable.
+    Env(String),
+    /// Mounted as a file at this absolute path.
+    File(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    pub id: String,
+    pub target: SecretTarget,
+    /// When false (the default, as in Dockerfiles) a build without `--secret id=…` goes on without it.
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Packages {
+    pub build: Vec<String>,
+    pub runtime: Vec<String>,
+}
+
+/// A parsed, validated spec. Paths are clean and relative to the context; `workdir` is absolute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub language: Located<Language>,
+    pub version: Option<Located<String>>,
+    pub package_manager: Option<Located<String>>,
+    /// Explicit manifest paths or globs; `None` means the recipe's defaults that exist.
+    pub manifests: Option<Vec<Located<String>>>,
+    /// Source paths copied after the install; `["."]` is the whole context.
+    pub app: Vec<Located<String>>,
+    pub workdir: String,
+    pub install: Option<Located<String>>,
+    pub build: Option<Located<String>>,
+    pub run: Option<Located<Command>>,
+    /// `ExposedPorts` keys, e.g. `80/tcp`.
+    pub ports: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub build_env: BTreeMap<String, String>,
+    pub user: String,
+    pub base: Option<Located<ImageRef>>,
+    pub runtime: Option<Located<ImageRef>>,
+    pub packages: Packages,
+    pub labels: BTreeMap<String, String>,
+    pub secrets: Vec<Secret>,
+    pub cache_id: String,
+    /// The spec text, for errors found later (a missing manifest points at its entry).
+    pub source: SourceText,
+}
+
+pub const DEFAULT_WORKDIR: &str = "/app";
+pub const DEFAULT_USER: &str = "10001";
+pub const DEFAULT_CACHE_ID: &str = "strata";
