@@ -551,16 +551,15 @@ async fn resolve_image(
                 .flatten()
                 .find(|l| l.value == *image);
             let message = format!("cannot resolve image `{name}`: {}", scrub_host_paths(s.message()));
-            match from_spec {
-                Some(l) => Failure::new(
-                    Diagnostic::at(&spec.source, l.span.clone(), message)
-                        .help("check the name and tag, and that the image exists (locally or in its registry)"),
-                )
-                .with_source(&spec.source),
-                None => Failure::new(Diagnostic::plain(message).help(
-                    "set `base` (and `runtime`) in the spec to an image this builder can pull",
-                )),
-            }
+            // A default image comes from `version` (or the language's default version).
+            let (span, help) = match from_spec {
+                Some(l) => (l.span.clone(), "check the name and tag, and that the image exists locally or in its registry"),
+                None => (
+                    spec.version.as_ref().map_or(spec.language.span.clone(), |v| v.span.clone()),
+                    "this is the default image for the language and version; set `base` to an image this builder can pull",
+                ),
+            };
+            Failure::new(Diagnostic::at(&spec.source, span, message).help(help)).with_source(&spec.source)
         })?
         .into_inner();
     let config = ImageConfig::parse(&response.config)

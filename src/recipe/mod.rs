@@ -345,3 +345,6 @@ else echo 'strata: packages need apt-get or apk in the image' >&2; exit 1; fi"
         origin: None,
     })
 }
+
+#[cfg(test)]
+pub(crate) mod tests;

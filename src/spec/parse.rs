@@ -210,8 +210,7 @@ impl Parser<'_> {
             v.span(),
             format!("`{key}` must be {expected}, found {found}"),
         );
-        if matches!(v.get_ref(), DeValue::Integer(_) | DeValue::Float(_))
-            && expected.contains("string")
+        if matches!(v.get_ref(), DeValue::Integer(_) | DeValue::Float(_)) && expected == "a string"
         {
             d = d.help("put the value in quotes");
         }

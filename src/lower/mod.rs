@@ -453,3 +453,6 @@ fn image_config(input: &LowerInput<'_>, result: &Built, target: StageName) -> Im
     c.env = Some(env.to_list());
     config
 }
+
+#[cfg(test)]
+mod tests;

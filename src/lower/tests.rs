@@ -1,0 +1,402 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use bollard_buildkit_proto::pb;
+use prost::Message;
+
+use super::*;
+use crate::llb::digest_of;
+use crate::options::parse_options;
+use crate::recipe::{
+    self,
+    tests::{context, spec},
+};
+
+/// The decoded ops of a definition, by digest, and the result digest.
+struct Ops {
+    ops: BTreeMap<String, pb::Op>,
+    meta: BTreeMap<String, pb::OpMetadata>,
+    result: String,
+}
+
+impl Ops {
+    fn of(def: &pb::Definition) -> Ops {
+        let mut ops = BTreeMap::new();
+        for bytes in &def.def[..def.def.len() - 1] {
+            ops.insert(digest_of(bytes), pb::Op::decode(bytes.as_slice()).unwrap());
+        }
+        let terminal = pb::Op::decode(def.def.last().unwrap().as_slice()).unwrap();
+        Ops {
+            ops,
+            meta: def.metadata.clone(),
+            result: terminal.inputs[0].digest.clone(),
+        }
+    }
+
+    fn name(&self, digest: &str) -> &str {
+        self.meta[digest]
+            .description
+            .get("llb.customname")
+            .map_or("", String::as_str)
+    }
+
+    fn find(&self, name_part: &str) -> &str {
+        self.ops
+            .keys()
+            .find(|d| self.name(d).contains(name_part))
+            .unwrap_or_else(|| panic!("no op named like {name_part:?}"))
+    }
+
+    /// Every op `digest` depends on, itself included.
+    fn closure(&self, digest: &str) -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![digest.to_string()];
+        while let Some(d) = stack.pop() {
+            if seen.insert(d.clone()) {
+                stack.extend(self.ops[&d].inputs.iter().map(|i| i.digest.clone()));
+            }
+        }
+        seen
+    }
+
+    fn local_sources_under(&self, digest: &str) -> Vec<&pb::SourceOp> {
+        self.closure(digest)
+            .iter()
+            .filter_map(|d| match &self.ops[d].op {
+                Some(pb::op::Op::Source(s)) if s.identifier.starts_with("local://") => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn exec(&self, digest: &str) -> &pb::ExecOp {
+        match &self.ops[digest].op {
+            Some(pb::op::Op::Exec(e)) => e,
+            other => panic!("not an exec: {other:?}"),
+        }
+    }
+}
+
+const FASTAPI: &str = include_str!("../../examples/fastapi/strata.toml");
+
+fn base_config() -> ImageConfig {
+    ImageConfig::parse(
+        br#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/bin:/bin","LANG=C.UTF-8"],"Cmd":["python3"],"Entrypoint":["/entry.sh"],"Labels":{"base":"yes"}},"history":[{"created_by":"base layer"}],"rootfs":{"type":"layers","diff_ids":["sha256:aa"]}}"#,
+    )
+    .unwrap()
+}
+
+fn lower_with(
+    spec_text: &str,
+    files: &[(&str, &str)],
+    opts: &[(&str, &str)],
+    caps: &Caps,
+) -> (Lowered, Plan) {
+    let spec = spec(spec_text);
+    let plan = recipe::plan(&spec, &context(files)).unwrap();
+    let options = parse_options(
+        &opts
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+    .unwrap();
+    let images: BTreeMap<_, _> = plan
+        .images()
+        .into_iter()
+        .map(|r| {
+            (
+                r.clone(),
+                ResolvedImage {
+                    digest: None,
+                    config: base_config(),
+                },
+            )
+        })
+        .collect();
+    let platform = options
+        .platform
+        .clone()
+        .unwrap_or_else(Platform::linux_amd64);
+    let lowered = lower(&LowerInput {
+        plan: &plan,
+        images: &images,
+        options: &options,
+        platform: &platform,
+        caps,
+        context: &Context::Local {
+            name: "context".into(),
+            session: Some("sess".into()),
+        },
+        spec: Some(&spec.source),
+    })
+    .unwrap();
+    (lowered, plan)
+}
+
+fn fastapi(opts: &[(&str, &str)], caps: &Caps) -> Lowered {
+    lower_with(FASTAPI, &[("requirements.txt", "fastapi\n")], opts, caps).0
+}
+
+#[test]
+fn the_install_step_depends_on_a_manifests_only_context() {
+    let ops = Ops::of(&fastapi(&[], &Caps::current()).definition);
+    let install = ops.find("pip install");
+    assert_eq!(
+        ops.name(install),
+        "[deps 2/2] python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt"
+    );
+    let locals = ops.local_sources_under(install);
+    assert_eq!(locals.len(), 1, "the install sees one local source");
+    assert_eq!(
+        locals[0].attrs["local.includepattern"],
+        r#"["requirements.txt"]"#
+    );
+    assert_eq!(locals[0].attrs["local.session"], "sess");
+    // The pip cache is mounted, not baked in.
+    let exec = ops.exec(install);
+    let cache = exec
+        .mounts
+        .iter()
+        .find(|m| m.mount_type == pb::MountType::Cache as i32)
+        .unwrap();
+    assert_eq!(cache.dest, "/root/.cache/pip");
+    assert_eq!(cache.cache_opt.as_ref().unwrap().id, "strata/pip");
+    assert_eq!(exec.mounts[0].dest, "/");
+    let meta = exec.meta.as_ref().unwrap();
+    assert_eq!(meta.cwd, "/code");
+    assert!(
+        meta.env
+            .contains(&"PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin".to_string()),
+        "{:?}",
+        meta.env
+    );
+    assert!(
+        meta.env
+            .contains(&"PIP_DISABLE_PIP_VERSION_CHECK=1".to_string())
+    );
+}
+
+#[test]
+fn the_source_is_copied_after_the_install() {
+    let ops = Ops::of(&fastapi(&[], &Caps::current()).definition);
+    let install = ops.find("pip install");
+    let app_copy = ops.find("[build 1/1] copy app to /code");
+    assert_eq!(ops.result, app_copy, "the runtime image is the build stage");
+    let under_app = ops.closure(app_copy);
+    assert!(under_app.contains(install));
+    let app_source = ops.local_sources_under(app_copy);
+    let app_attrs: Vec<&BTreeMap<String, String>> = app_source.iter().map(|s| &s.attrs).collect();
+    assert!(
+        app_attrs
+            .iter()
+            .any(|a| a["local.includepattern"] == r#"["app"]"#)
+    );
+    // Editing app/ changes only the app source's content, which the install does not depend on.
+    assert!(
+        !ops.closure(install)
+            .iter()
+            .any(|d| ops.name(d) == "[internal] load build context")
+    );
+}
+
+#[test]
+fn lowering_is_deterministic() {
+    let a = fastapi(&[], &Caps::current()).definition.encode_to_vec();
+    let b = fastapi(&[], &Caps::current()).definition.encode_to_vec();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn target_stops_at_the_stage() {
+    let ops = Ops::of(&fastapi(&[("target", "deps")], &Caps::current()).definition);
+    assert_eq!(ops.result, ops.find("pip install"));
+    assert!(ops.ops.keys().all(|d| !ops.name(d).contains("copy app")));
+}
+
+#[test]
+fn no_cache_marks_every_op() {
+    let lowered = fastapi(&[("no-cache", "")], &Caps::current());
+    assert!(lowered.definition.metadata.values().all(|m| m.ignore_cache));
+    let lowered = fastapi(&[("no-cache", "build")], &Caps::current());
+    let ops = Ops::of(&lowered.definition);
+    assert!(ops.meta[ops.find("copy app")].ignore_cache);
+    assert!(!ops.meta[ops.find("pip install")].ignore_cache);
+}
+
+#[test]
+fn newer_llb_features_follow_the_daemon_caps() {
+    let spec_text =
+        "language = \"python\"\nrun = \"x\"\n[[secret]]\nid = \"pypi\"\nenv = \"PIP_INDEX_URL\"\n";
+    let files = [("requirements.txt", "six\n")];
+    let (modern, _) = lower_with(spec_text, &files, &[], &Caps::current());
+    let ops = Ops::of(&modern.definition);
+    let exec = ops.exec(ops.find("pip install"));
+    assert!(exec.meta.as_ref().unwrap().remove_mount_stubs_recursive);
+    assert_eq!(exec.secretenv[0].name, "PIP_INDEX_URL");
+
+    // BuildKit v0.8: no secret env, no stub removal; the secret arrives as a file instead.
+    let (old, _) = lower_with(spec_text, &files, &[], &Caps::baseline());
+    let ops = Ops::of(&old.definition);
+    let exec = ops.exec(ops.find("pip install"));
+    assert!(!exec.meta.as_ref().unwrap().remove_mount_stubs_recursive);
+    assert!(exec.secretenv.is_empty());
+    let secret = exec
+        .mounts
+        .iter()
+        .find(|m| m.mount_type == pb::MountType::Secret as i32)
+        .unwrap();
+    assert_eq!(secret.dest, "/run/strata-secrets/pypi");
+    assert!(secret.secret_opt.as_ref().unwrap().optional);
+    assert!(exec.meta.as_ref().unwrap().args[2].starts_with(
+        "if [ -f /run/strata-secrets/pypi ]; then PIP_INDEX_URL=\"$(cat /run/strata-secrets/pypi)\""
+    ));
+}
+
+#[test]
+fn the_image_config_inherits_the_base_and_sets_what_the_spec_says() {
+    let lowered = fastapi(
+        &[
+            ("label:org.example.team", "web"),
+            ("platform", "linux/arm64"),
+        ],
+        &Caps::current(),
+    );
+    let c = &lowered.image_config;
+    assert_eq!((c.os.as_str(), c.architecture.as_str()), ("linux", "arm64"));
+    let cfg = &c.config;
+    assert_eq!(cfg.working_dir.as_deref(), Some("/code"));
+    assert_eq!(cfg.user.as_deref(), Some("10001"));
+    assert_eq!(
+        cfg.entrypoint, None,
+        "the spec's command replaces the base entrypoint"
+    );
+    assert_eq!(cfg.cmd.as_ref().unwrap()[0], "uvicorn");
+    assert!(cfg.exposed_ports.as_ref().unwrap().contains_key("80/tcp"));
+    let env = cfg.env.as_ref().unwrap();
+    assert!(env.contains(&"LANG=C.UTF-8".to_string()), "inherited");
+    assert!(env.contains(&"PATH=/opt/venv/bin:/usr/local/bin:/usr/bin:/bin".to_string()));
+    assert!(
+        !env.iter().any(|e| e.starts_with("PIP_")),
+        "build-only env stays out of the image"
+    );
+    let labels = cfg.labels.as_ref().unwrap();
+    assert_eq!(labels["base"], "yes");
+    assert_eq!(labels["org.example.team"], "web");
+    // Base history is kept and our layers are added after it.
+    assert_eq!(c.history[0].created_by.as_deref(), Some("base layer"));
+    assert!(c.history.len() > 1);
+    assert!(c.rootfs.is_none(), "the exporter writes rootfs");
+    // Every exec and image source carries the target platform.
+    let ops = Ops::of(&lowered.definition);
+    assert_eq!(
+        ops.ops[ops.find("pip install")]
+            .platform
+            .as_ref()
+            .unwrap()
+            .architecture,
+        "arm64"
+    );
+}
+
+#[test]
+fn a_pinned_digest_is_used_when_the_daemon_returns_one() {
+    let spec = spec(FASTAPI);
+    let plan = recipe::plan(&spec, &context(&[("requirements.txt", "")])).unwrap();
+    let digest = format!("sha256:{}", "b".repeat(64));
+    let images: BTreeMap<_, _> = plan
+        .images()
+        .into_iter()
+        .map(|r| {
+            (
+                r.clone(),
+                ResolvedImage {
+                    digest: Some(digest.clone()),
+                    config: ImageConfig::default(),
+                },
+            )
+        })
+        .collect();
+    let lowered = lower(&LowerInput {
+        plan: &plan,
+        images: &images,
+        options: &BuildOptions::default(),
+        platform: &Platform::linux_amd64(),
+        caps: &Caps::current(),
+        context: &Context::Local {
+            name: "context".into(),
+            session: None,
+        },
+        spec: None,
+    })
+    .unwrap();
+    let ops = Ops::of(&lowered.definition);
+    let from = ops.find("[base] FROM");
+    let Some(pb::op::Op::Source(src)) = &ops.ops[from].op else {
+        panic!()
+    };
+    assert_eq!(
+        src.identifier,
+        format!("docker-image://docker.io/library/python:3.12-slim@{digest}")
+    );
+    // Without a base config, PATH still gets Docker's default.
+    let env = lowered.image_config.config.env.unwrap();
+    assert!(
+        env.contains(
+            &"PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn a_failing_step_points_back_at_the_spec() {
+    let lowered = fastapi(&[], &Caps::current());
+    let source = lowered.definition.source.as_ref().unwrap();
+    assert_eq!(source.infos[0].filename, "strata.toml");
+    let ops = Ops::of(&lowered.definition);
+    let install = ops.find("pip install");
+    let range = source.locations[install].locations[0].ranges[0];
+    // The install comes from the recipe for `language = "python"` (line 3 of the example).
+    assert_eq!(range.start.unwrap().line, 3);
+}
+
+#[test]
+fn an_input_context_is_copied_path_by_path() {
+    let spec = spec(FASTAPI);
+    let plan = recipe::plan(&spec, &context(&[("requirements.txt", "")])).unwrap();
+    let mut g = crate::llb::Graph::new();
+    let local = g.source(
+        "local://context",
+        BTreeMap::new(),
+        None,
+        crate::llb::Vertex::named("input ctx"),
+    );
+    let input_def = g.definition(&local, Vec::new());
+    let images = BTreeMap::new();
+    let lowered = lower(&LowerInput {
+        plan: &plan,
+        images: &images,
+        options: &BuildOptions::default(),
+        platform: &Platform::linux_amd64(),
+        caps: &Caps::baseline(),
+        context: &Context::Input(input_def),
+        spec: None,
+    })
+    .unwrap();
+    let ops = Ops::of(&lowered.definition);
+    let copy = ops.find("[deps 1/2]");
+    let Some(pb::op::Op::File(f)) = &ops.ops[copy].op else {
+        panic!()
+    };
+    let Some(pb::file_action::Action::Copy(c)) = &f.actions[0].action else {
+        panic!()
+    };
+    assert_eq!(
+        (c.src.as_str(), c.dest.as_str()),
+        ("/requirements.txt", "/code/requirements.txt")
+    );
+    assert!(
+        c.exclude_patterns.is_empty(),
+        "no patterns on BuildKit v0.8"
+    );
+}

@@ -1,0 +1,324 @@
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::diag::SourceText;
+use crate::plan::{CopyFrom, StageFrom, StageName, Step};
+
+pub(crate) fn spec(text: &str) -> Spec {
+    crate::spec::parse(SourceText::new("strata.toml", text), &BTreeMap::new()).expect("valid spec")
+}
+
+/// A context as the edge would fill it: every file listed, every file readable.
+pub(crate) fn context(files: &[(&str, &str)]) -> ContextFiles {
+    let mut ctx = ContextFiles::new(Vec::new());
+    for (path, content) in files {
+        ctx.add_content(*path, content.as_bytes().to_vec());
+    }
+    ctx
+}
+
+fn plan_err(spec_text: &str, files: &[(&str, &str)]) -> String {
+    plan(&spec(spec_text), &context(files))
+        .expect_err("the plan should be refused")
+        .to_string()
+}
+
+fn run_commands(stage: &crate::plan::Stage) -> Vec<&str> {
+    stage
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Run(r) => Some(r.command.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+const FASTAPI: &str = include_str!("../../examples/fastapi/strata.toml");
+
+#[test]
+fn python_install_sees_only_the_manifests() {
+    let p = plan(
+        &spec(FASTAPI),
+        &context(&[("requirements.txt", "fastapi\n")]),
+    )
+    .unwrap();
+    let deps = p.stage(StageName::Deps).unwrap();
+    let Step::Copy(copy) = &deps.steps[0] else {
+        panic!("deps starts with a copy")
+    };
+    let CopyFrom::Context(sel) = &copy.from else {
+        panic!("from the context")
+    };
+    assert_eq!(sel.include, ["requirements.txt"]);
+    assert_eq!(sel.files, ["requirements.txt"]);
+    assert_eq!(copy.dest, "/code");
+    let Step::Run(install) = &deps.steps[1] else {
+        panic!("then the install")
+    };
+    assert_eq!(
+        install.command,
+        "python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt"
+    );
+    assert!(!install.command.contains("--no-cache-dir"));
+    assert_eq!(install.caches[0].target, "/root/.cache/pip");
+    assert_eq!(install.caches[0].id, "strata/pip");
+    // The source comes after, and only app/.
+    let build = p.stage(StageName::Build).unwrap();
+    let Step::Copy(app) = &build.steps[0] else {
+        panic!("build starts with the source copy")
+    };
+    let CopyFrom::Context(sel) = &app.from else {
+        panic!()
+    };
+    assert_eq!(sel.include, ["app"]);
+    assert_eq!(
+        p.stage(StageName::Runtime).unwrap().from,
+        StageFrom::Stage(StageName::Build)
+    );
+    assert_eq!(p.image.workdir, "/code");
+    assert_eq!(p.image.user, "10001");
+    assert_eq!(
+        p.images()[0].to_string(),
+        "docker.io/library/python:3.12-slim"
+    );
+}
+
+#[test]
+fn a_missing_manifest_points_at_its_entry() {
+    assert_eq!(
+        plan_err(
+            "language = \"python\"\nmanifests = [\"requirements.txt\", \"req/*.txt\"]\nrun = \"x\"\n",
+            &[("requirements.txt", "")]
+        ),
+        "strata.toml:2:34: manifest pattern `req/*.txt` matches no file in the build context (paths are relative to the build context directory; check the name and that .dockerignore does not exclude it)"
+    );
+    assert_eq!(
+        plan_err(
+            "language = \"python\"\nmanifests = [\"reqs.txt\"]\nrun = \"x\"\n",
+            &[("requirements.txt", "")]
+        ),
+        "strata.toml:2:14: manifest `reqs.txt` does not exist in the build context (paths are relative to the build context directory; check the name and that .dockerignore does not exclude it)"
+    );
+    assert_eq!(
+        plan_err(
+            "language = \"python\"\nrun = \"x\"\n",
+            &[("poetry.lock", "")]
+        ),
+        "strata.toml:1:12: no requirements.txt in the build context (found poetry.lock: poetry projects are not supported yet; export a requirements.txt (pip) or list your manifests in `manifests`)"
+    );
+}
+
+#[test]
+fn requirement_lines_that_need_more_than_the_manifests_are_refused() {
+    let e = plan_err(
+        "language = \"python\"\nrun = \"x\"\n",
+        &[("requirements.txt", "fastapi\n-r base.txt\n-e .\n")],
+    );
+    assert_eq!(
+        e,
+        "requirements.txt:2:1: `-r base.txt` needs base.txt, which is not staged for the install (add \"base.txt\" to `manifests`)\nrequirements.txt:3:1: `-e .` installs local source, which the dependency install does not see (remove the line and install the project after the source copy, e.g. `build = \"pip install --no-deps .\"`)"
+    );
+    // Staged includes and constraints work; a constraints file is not installed from.
+    let p = plan(
+        &spec("language = \"python\"\nmanifests = [\"requirements.txt\", \"base.txt\", \"constraints.txt\"]\nrun = \"x\"\n"),
+        &context(&[
+            ("requirements.txt", "-r base.txt\n-c constraints.txt\nflask # web\n"),
+            ("base.txt", "six\n"),
+            ("constraints.txt", "six==1.16.0\n"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        run_commands(p.stage(StageName::Deps).unwrap()),
+        ["python3 -m venv /opt/venv && /opt/venv/bin/pip install -r base.txt -r requirements.txt"]
+    );
+}
+
+#[test]
+fn no_start_command_without_a_convention_is_an_error() {
+    assert_eq!(
+        plan_err("language = \"python\"\n", &[("requirements.txt", "six\n")]),
+        "strata.toml:1:12: no start command: `run` is not set and no python convention applies (set `run`, e.g. `run = [\"uvicorn\", \"app.main:app\", \"--host\", \"0.0.0.0\", \"--port\", \"80\"]`, or add a main.py)"
+    );
+    let p = plan(
+        &spec("language = \"python\"\n"),
+        &context(&[("requirements.txt", ""), ("main.py", "")]),
+    )
+    .unwrap();
+    assert_eq!(
+        p.image.command,
+        Command::Exec(vec!["python3".into(), "main.py".into()])
+    );
+}
+
+#[test]
+fn python_version_selects_the_default_image() {
+    let ctx = context(&[("requirements.txt", ""), (".python-version", "3.11.9\n")]);
+    let p = plan(&spec("language = \"python\"\nrun = \"x\"\n"), &ctx).unwrap();
+    assert_eq!(
+        p.images()[0].to_string(),
+        "docker.io/library/python:3.11.9-slim"
+    );
+    let p = plan(
+        &spec("language = \"python\"\nversion = \"3.13\"\nrun = \"x\"\n"),
+        &ctx,
+    )
+    .unwrap();
+    assert_eq!(
+        p.images()[0].to_string(),
+        "docker.io/library/python:3.13-slim"
+    );
+}
+
+#[test]
+fn a_separate_runtime_image_receives_the_venv_and_the_app() {
+    let p = plan(
+        &spec("language = \"python\"\nbase = \"python:3.12\"\nruntime = \"python:3.12-slim\"\nrun = \"x\"\n[packages]\nruntime = [\"libpq5\"]\n"),
+        &context(&[("requirements.txt", "")]),
+    )
+    .unwrap();
+    let rt = p.stage(StageName::Runtime).unwrap();
+    assert_eq!(
+        rt.from,
+        StageFrom::Image(crate::reference::ImageRef::parse("python:3.12-slim").unwrap())
+    );
+    let copies: Vec<String> = rt.steps.iter().map(Step::title).collect();
+    assert_eq!(copies.len(), 3);
+    assert!(copies[0].contains("apt-get install -y --no-install-recommends libpq5"));
+    assert_eq!(copies[1], "copy /opt/venv from build");
+    assert_eq!(copies[2], "copy /app from build");
+}
+
+const EXPRESS_PACKAGE: &str = include_str!("../../examples/express/package.json");
+
+#[test]
+fn node_uses_npm_ci_with_the_lockfile_and_start_script() {
+    let p = plan(
+        &spec(include_str!("../../examples/express/strata.toml")),
+        &context(&[
+            ("package.json", EXPRESS_PACKAGE),
+            ("package-lock.json", "{}"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(p.manifests, ["package-lock.json", "package.json"]);
+    assert_eq!(
+        run_commands(p.stage(StageName::Deps).unwrap()),
+        ["npm ci --omit=dev"]
+    );
+    assert_eq!(
+        run_commands(p.stage(StageName::Build).unwrap()),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        p.image.command,
+        Command::Exec(vec!["npm".into(), "start".into()])
+    );
+    assert_eq!(p.image.runtime_env["NODE_ENV"], "production");
+    assert_eq!(p.images()[0].to_string(), "docker.io/library/node:22-slim");
+    let Step::Copy(app) = &p.stage(StageName::Build).unwrap().steps[0] else {
+        panic!()
+    };
+    let CopyFrom::Context(sel) = &app.from else {
+        panic!()
+    };
+    assert!(
+        sel.exclude.contains(&"node_modules".to_string()),
+        "host node_modules must never overwrite the install"
+    );
+}
+
+#[test]
+fn node_build_script_keeps_dev_dependencies_until_after_the_build() {
+    let package =
+        r#"{"scripts":{"build":"tsc","start":"node dist/index.js"},"engines":{"node":"^20.11"}}"#;
+    let p = plan(
+        &spec("language = \"node\"\n"),
+        &context(&[("package.json", package), ("package-lock.json", "{}")]),
+    )
+    .unwrap();
+    assert_eq!(run_commands(p.stage(StageName::Deps).unwrap()), ["npm ci"]);
+    assert_eq!(
+        run_commands(p.stage(StageName::Build).unwrap()),
+        ["npm run build", "npm prune --omit=dev"]
+    );
+    assert_eq!(p.images()[0].to_string(), "docker.io/library/node:20-slim");
+}
+
+#[test]
+fn node_refusals_say_what_to_do() {
+    assert_eq!(
+        plan_err("language = \"node\"\n", &[("package.json", "{}")]),
+        "strata.toml:1:12: no package-lock.json staged: `npm ci` installs exactly what a lockfile pins (run `npm install` and commit package-lock.json, or set `install = \"npm install\"`)"
+    );
+    assert_eq!(
+        plan_err(
+            "language = \"node\"\n",
+            &[("package.json", r#"{"packageManager":"pnpm@9.1.0"}"#)]
+        ),
+        "strata.toml:1:12: package.json declares packageManager `pnpm@9.1.0`: pnpm is not supported yet (supported: npm; set `package_manager = \"npm\"` to use npm anyway)"
+    );
+    assert_eq!(
+        plan_err("language = \"node\"\n", &[("package.json", "{\"name\": }")]),
+        "package.json:1:10: invalid JSON: expected value at line 1 column 10"
+    );
+    assert_eq!(
+        plan_err("language = \"node\"\n", &[]),
+        "strata.toml:1:12: no package.json in the build context (node projects need package.json (and package-lock.json) at the root of the build context)"
+    );
+    assert_eq!(
+        plan_err(
+            "language = \"node\"\n",
+            &[
+                ("package.json", r#"{"workspaces":["packages/*"]}"#),
+                ("package-lock.json", "{}")
+            ]
+        ),
+        "strata.toml:1:12: package.json declares workspaces, whose package.json files the install needs (list them in `manifests`, e.g. `manifests = [\"package.json\", \"package-lock.json\", \"packages/*/package.json\"]`)"
+    );
+}
+
+#[test]
+fn spec_overrides_win_over_conventions() {
+    let p = plan(
+        &spec("language = \"node\"\ninstall = \"npm install\"\nbuild = \"npm run compile\"\nrun = \"node out.js\"\n[env]\nNODE_ENV = \"staging\"\n[build_env]\nCI = \"1\"\n"),
+        &context(&[("package.json", "{}")]),
+    )
+    .unwrap();
+    assert_eq!(
+        run_commands(p.stage(StageName::Deps).unwrap()),
+        ["npm install"]
+    );
+    // With a custom install, the recipe's prune (which assumes its own install) is not added.
+    assert_eq!(
+        run_commands(p.stage(StageName::Build).unwrap()),
+        ["npm run compile"]
+    );
+    assert_eq!(p.image.command, Command::Shell("node out.js".into()));
+    assert_eq!(p.image.env["NODE_ENV"], "staging");
+    assert!(!p.image.runtime_env.contains_key("NODE_ENV"));
+    let Step::Run(install) = &p.stage(StageName::Deps).unwrap().steps[1] else {
+        panic!()
+    };
+    assert_eq!(install.env["CI"], "1");
+}
+
+#[test]
+fn dockerignore_applies_to_every_context_copy() {
+    let mut ctx = context(&[("requirements.txt", "")]);
+    ctx.ignore = vec!["*.log".into(), ".git".into()];
+    let p = plan(&spec(FASTAPI), &ctx).unwrap();
+    for stage in &p.stages {
+        for step in &stage.steps {
+            if let Step::Copy(c) = step {
+                if let CopyFrom::Context(sel) = &c.from {
+                    assert!(
+                        sel.exclude
+                            .starts_with(&["*.log".to_string(), ".git".to_string()])
+                    );
+                }
+            }
+        }
+    }
+}
