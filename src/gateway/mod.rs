@@ -182,9 +182,12 @@ impl Bridge {
                 .map(|c| c.id)
                 .collect::<Vec<_>>()
         };
+        let api = enabled(pong.frontend_api_caps);
+        let llb = enabled(pong.llb_caps);
+        debug!("daemon API caps: {api:?}; LLB caps: {llb:?}");
         Ok(DaemonCaps {
-            api: enabled(pong.frontend_api_caps),
-            llb: Caps::from_enabled(enabled(pong.llb_caps)),
+            api,
+            llb: Caps::from_enabled(llb),
         })
     }
 

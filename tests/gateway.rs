@@ -1,0 +1,296 @@
+//! Gateway tests: the real `strata` binary, run as BuildKit runs a frontend (stdio gRPC, options in
+//! the environment), against an in-process fake LLBBridge that serves directories as local sources
+//! and checks every request the way a daemon would.
+
+#[path = "support/bridge.rs"]
+mod bridge;
+
+use std::path::Path;
+
+use bridge::{Bridge, CapsProfile, Outcome, TempDir};
+
+const PYTHON_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin","LANG=C.UTF-8","PYTHON_VERSION=3.12.7"],"Cmd":["python3"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000001"]}}"#;
+const NODE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/bin:/bin","NODE_VERSION=22.11.0"],"Entrypoint":["docker-entrypoint.sh"],"Cmd":["node"],"OnBuild":null},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000002"]}}"#;
+
+fn strata() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_strata"))
+}
+
+/// A copy of an example directory.
+fn example(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name), dir.path());
+    dir
+}
+
+fn copy(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn bridge_for(dir: &TempDir) -> Bridge {
+    Bridge::new()
+        .opt("filename", "strata.toml")
+        .opt("source", "local/strata:dev")
+        .opt("cmdline", "local/strata:dev")
+        .local("dockerfile", dir.path())
+        .local("context", dir.path())
+        .image("python:3.12-slim", None, PYTHON_CONFIG)
+        .image("node:22-slim", None, NODE_CONFIG)
+}
+
+fn run(b: Bridge) -> Outcome {
+    b.run(strata(), &["frontend"])
+}
+
+fn ok(b: Bridge) -> Outcome {
+    let out = run(b);
+    assert!(out.succeeded(), "{}", out.report());
+    assert_eq!(out.exit_code, Some(0), "{}", out.report());
+    assert!(out.transport_error.is_none(), "stdout must carry only HTTP/2: {}", out.report());
+    out
+}
+
+/// The error the frontend returned, as the user sees it.
+fn error(b: Bridge) -> String {
+    let out = run(b);
+    assert_eq!(out.exit_code, Some(0), "an error Return is a clean exit: {}", out.report());
+    let status = out.expect_error();
+    assert_eq!(status.code, 2, "code Unknown keeps buildx from prefixing the message");
+    status.message.clone()
+}
+
+#[test]
+fn fastapi_install_step_sees_only_the_manifests() {
+    let dir = example("fastapi");
+    let out = ok(bridge_for(&dir));
+    let g = out.result_graph().expect("a result graph");
+    let install = g.find("pip install").expect("an install step");
+    assert_eq!(
+        install.name().unwrap(),
+        "[deps 2/2] python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt"
+    );
+    let locals: Vec<_> = g.deps(install).into_iter().filter(|n| n.local_name().is_some()).collect();
+    assert_eq!(locals.len(), 1, "{}", g.dump());
+    assert_eq!(locals[0].include_patterns(), ["requirements.txt"]);
+    assert_eq!(
+        bridge::transferred_paths(dir.path(), &bridge::LocalAttrs::from_attrs(&locals[0].source().unwrap().attrs).unwrap()).unwrap(),
+        ["requirements.txt"],
+        "BuildKit would transfer only the manifest for the install"
+    );
+    let cache = install.mount("/root/.cache/pip").expect("pip's cache is mounted");
+    assert_eq!(cache.cache_opt.as_ref().unwrap().id, "strata/pip");
+    assert!(install.env_var("PATH").unwrap().starts_with("/opt/venv/bin:/usr/local/bin"));
+    assert_eq!(install.env_var("LANG"), Some("C.UTF-8"), "base image env is inherited");
+
+    // The app copy comes after the install, from a source holding app/ only.
+    let result = g.result();
+    assert_eq!(result.name().unwrap(), "[build 1/1] copy app to /code");
+    assert!(g.deps(result).iter().any(|n| n.name() == install.name()));
+
+    let config = out.expect_result().metadata_json("containerimage.config").unwrap();
+    assert_eq!(config["config"]["User"], "10001");
+    assert_eq!(config["config"]["WorkingDir"], "/code");
+    assert_eq!(config["config"]["Cmd"][0], "uvicorn");
+    assert!(config["config"]["ExposedPorts"]["80/tcp"].is_object());
+    assert_eq!(config["os"], "linux");
+    assert_eq!(config["architecture"], "amd64");
+
+    let resolve = &out.resolves[0];
+    assert_eq!(resolve.r#ref, "docker.io/library/python:3.12-slim");
+    assert_eq!(resolve.log_name, "[internal] load metadata for docker.io/library/python:3.12-slim");
+    eprintln!("time to Return: {:?}, peak RSS {:?} KiB", out.time_to_return, out.peak_rss_kib);
+}
+
+#[test]
+fn express_builds_on_buildkit_0_8_without_newer_features() {
+    let dir = example("express");
+    let out = ok(bridge_for(&dir).caps(CapsProfile::V0_8));
+    let g = out.result_graph().unwrap();
+    g.check_caps(CapsProfile::V0_8).unwrap();
+    let gaps = g.engine_gaps(CapsProfile::V0_8);
+    assert!(gaps.ignored.is_empty() && gaps.unsupported.is_empty(), "nothing BuildKit v0.8 would drop or refuse: {:?} {:?}", gaps.ignored, gaps.unsupported);
+    let install = g.find("npm ci").unwrap();
+    assert!(!install.exec().unwrap().meta.as_ref().unwrap().remove_mount_stubs_recursive);
+    let locals: Vec<_> = g.deps(install).into_iter().filter(|n| n.local_name().is_some()).collect();
+    assert_eq!(locals[0].include_patterns(), ["package.json", "package-lock.json"], "only the defaults that exist");
+    assert_eq!(locals[0].exclude_patterns(), ["node_modules", "npm-debug.log"]);
+    let config = out.expect_result().metadata_json("containerimage.config").unwrap();
+    assert!(config["config"]["Entrypoint"].is_null(), "the base entrypoint is replaced by the spec's command");
+    assert_eq!(config["config"]["Cmd"], serde_json::json!(["npm", "start"]));
+}
+
+#[test]
+fn newer_llb_fields_are_used_only_where_reported() {
+    // BuildKit v0.13 declares `exec.meta.removemountstubs.recursive` but does not report it (checked
+    // on a real Docker 26.1 too), so the field stays unset there; `exec.secretenv` is reported.
+    let dir = example("express");
+    dir.write(
+        "strata.toml",
+        format!(
+            "{}\n[[secret]]\nid = \"npm\"\nenv = \"NPM_TOKEN\"\n",
+            std::fs::read_to_string(dir.path().join("strata.toml")).unwrap().replace("[env]\nPORT = \"3000\"\n", "")
+        ),
+    );
+    let out = ok(bridge_for(&dir));
+    let install = out.result_graph().unwrap().find("npm ci").unwrap();
+    let exec = install.exec().unwrap();
+    assert!(!exec.meta.as_ref().unwrap().remove_mount_stubs_recursive);
+    assert_eq!(exec.secretenv[0].name, "NPM_TOKEN");
+
+    let out = ok(bridge_for(&dir).caps(CapsProfile::V0_8));
+    let install = out.result_graph().unwrap().find("npm ci").unwrap();
+    let exec = install.exec().unwrap();
+    assert!(exec.secretenv.is_empty(), "no secret env before BuildKit v0.12");
+    assert!(install.mount("/run/strata-secrets/npm").is_some());
+}
+
+#[test]
+fn spec_errors_reach_the_user_with_position_and_snippet() {
+    let dir = TempDir::new("bad");
+    dir.write("strata.toml", "# syntax=local/strata:dev\nlanguage = \"python\"\nworkdri = \"/srv\"\n");
+    let out = run(bridge_for(&dir));
+    let status = out.expect_error();
+    assert_eq!(status.message, "strata.toml:3:1: unknown key `workdri` (did you mean `workdir`?)");
+    let detail = &status.details[0];
+    assert_eq!(detail.type_url, "github.com/moby/buildkit/errdefs.Source+json");
+    let v: serde_json::Value = serde_json::from_slice(&detail.value).unwrap();
+    assert_eq!(v["ranges"][0]["start"]["line"], 3);
+    assert_eq!(v["info"]["filename"], "strata.toml");
+}
+
+#[test]
+fn a_missing_manifest_is_named_with_its_position() {
+    let dir = example("fastapi");
+    std::fs::remove_file(dir.path().join("requirements.txt")).unwrap();
+    assert_eq!(
+        error(bridge_for(&dir)),
+        "strata.toml:4:14: manifest `requirements.txt` does not exist in the build context (paths are relative to the build context directory; check the name and that .dockerignore does not exclude it)"
+    );
+}
+
+#[test]
+fn a_manifest_hidden_by_dockerignore_counts_as_missing() {
+    let dir = example("fastapi");
+    dir.write(".dockerignore", "*.txt\n");
+    assert!(error(bridge_for(&dir)).contains("manifest `requirements.txt` does not exist"));
+}
+
+#[test]
+fn dockerignore_applies_to_the_source_copy_and_the_spec_specific_file_wins() {
+    let dir = example("fastapi");
+    dir.write(".dockerignore", "app/secret.py\n");
+    let out = ok(bridge_for(&dir));
+    let g = out.result_graph().unwrap();
+    let app = g.locals().into_iter().find(|n| n.include_patterns() == ["app"]).unwrap();
+    assert_eq!(app.exclude_patterns(), ["app/secret.py", ".venv"]);
+
+    dir.write("strata.toml.dockerignore", "app/other.py\n");
+    let out = ok(bridge_for(&dir));
+    let g = out.result_graph().unwrap();
+    let app = g.locals().into_iter().find(|n| n.include_patterns() == ["app"]).unwrap();
+    assert_eq!(app.exclude_patterns(), ["app/other.py", ".venv"]);
+}
+
+#[test]
+fn options_shape_the_build() {
+    let dir = example("fastapi");
+    dir.write(
+        "strata.toml",
+        &std::fs::read_to_string(dir.path().join("strata.toml")).unwrap().replace("workdir = \"/code\"", "workdir = \"/${DIR:-code}\""),
+    );
+    let out = ok(bridge_for(&dir)
+        .opt("build-arg:DIR", "srv")
+        .opt("label:org.opencontainers.image.title", "demo")
+        .opt("target", "deps")
+        .opt("platform", "linux/amd64")
+        .opt("no-cache", ""));
+    let g = out.result_graph().unwrap();
+    assert!(g.result().name().unwrap().contains("pip install"), "target deps ends at the install");
+    assert!(g.reachable().iter().all(|n| n.name().is_none_or(|s| !s.contains("copy app"))));
+    assert_eq!(g.result().cwd(), Some("/srv"));
+    let config = out.expect_result().metadata_json("containerimage.config").unwrap();
+    assert_eq!(config["config"]["Labels"]["org.opencontainers.image.title"], "demo");
+    assert_eq!(config["config"]["WorkingDir"], "/srv");
+    let solve = out.solves.last().unwrap();
+    assert!(solve.definition.as_ref().unwrap().metadata.values().all(|m| m.ignore_cache));
+}
+
+#[test]
+fn unsupported_options_are_named() {
+    let dir = example("fastapi");
+    assert_eq!(
+        error(bridge_for(&dir).opt("platform", "linux/amd64,linux/arm64")),
+        "build option `platform`: building several platforms in one build is not supported by Strata yet (build one `--platform` per invocation)"
+    );
+    assert_eq!(
+        error(bridge_for(&dir).opt("target", "final")),
+        "build option `target`: there is no stage `final` (Strata's stages are base, deps, build, runtime)"
+    );
+}
+
+#[test]
+fn an_unknown_base_image_points_at_the_base_key() {
+    let dir = example("fastapi");
+    dir.write(
+        "strata.toml",
+        &std::fs::read_to_string(dir.path().join("strata.toml")).unwrap().replace("app = \"app\"", "app = \"app\"\nbase = \"python:9-nope\""),
+    );
+    let message = error(bridge_for(&dir));
+    assert!(message.starts_with("strata.toml:6:8: cannot resolve image `docker.io/library/python:9-nope`"), "{message}");
+}
+
+#[test]
+fn a_wrong_filename_is_reported_without_host_paths() {
+    let dir = example("fastapi");
+    let message = error(bridge_for(&dir).opt("filename", "nope.toml"));
+    assert_eq!(
+        message,
+        "build option `filename`: cannot read `nope.toml` from the build definition directory (pass the spec with -f (e.g. `-f strata.toml`))"
+    );
+}
+
+#[test]
+fn the_frontend_exits_right_after_return() {
+    let dir = example("fastapi");
+    let out = ok(bridge_for(&dir));
+    let after = out.exit_after_return.expect("exited after Return");
+    assert!(after.as_millis() < 2000, "exit took {after:?} after Return");
+}
+
+#[test]
+fn same_spec_and_manifests_give_identical_llb() {
+    let dir = example("express");
+    let a = ok(bridge_for(&dir));
+    let b = ok(bridge_for(&dir));
+    let def = |o: &Outcome| prost::Message::encode_to_vec(o.solves.last().unwrap().definition.as_ref().unwrap());
+    assert_eq!(def(&a), def(&b));
+    // A source edit changes nothing the frontend emits: BuildKit keys the copy on content.
+    dir.write("server.js", "// edited\n");
+    let c = ok(bridge_for(&dir));
+    assert_eq!(def(&a), def(&c));
+}
+
+#[test]
+fn a_context_given_as_an_input_is_used() {
+    let dir = example("fastapi");
+    let mut builder = bridge::DefinitionBuilder::new();
+    let session = bridge::SESSION_ID;
+    let src = builder.source("local://alt", &[("local.session", session)]);
+    let def = builder.finish(&src, 0);
+    let out = ok(bridge_for(&dir).local("alt", dir.path()).input("context", def));
+    let g = out.result_graph().unwrap();
+    assert!(g.locals().iter().any(|n| n.local_name() == Some("alt")), "{}", g.dump());
+    assert!(!g.locals().iter().any(|n| n.local_name() == Some("context")), "{}", g.dump());
+    let copy = g.find("[deps 1/2]").unwrap();
+    let summary = copy.summary();
+    assert!(summary.contains("/requirements.txt"), "{summary}");
+}
