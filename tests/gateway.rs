@@ -19,7 +19,12 @@ fn strata() -> &'static Path {
 /// A copy of an example directory.
 fn example(name: &str) -> TempDir {
     let dir = TempDir::new(name);
-    copy(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name), dir.path());
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name),
+        dir.path(),
+    );
     dir
 }
 
@@ -55,16 +60,28 @@ fn ok(b: Bridge) -> Outcome {
     let out = run(b);
     assert!(out.succeeded(), "{}", out.report());
     assert_eq!(out.exit_code, Some(0), "{}", out.report());
-    assert!(out.transport_error.is_none(), "stdout must carry only HTTP/2: {}", out.report());
+    assert!(
+        out.transport_error.is_none(),
+        "stdout must carry only HTTP/2: {}",
+        out.report()
+    );
     out
 }
 
 /// The error the frontend returned, as the user sees it.
 fn error(b: Bridge) -> String {
     let out = run(b);
-    assert_eq!(out.exit_code, Some(0), "an error Return is a clean exit: {}", out.report());
+    assert_eq!(
+        out.exit_code,
+        Some(0),
+        "an error Return is a clean exit: {}",
+        out.report()
+    );
     let status = out.expect_error();
-    assert_eq!(status.code, 2, "code Unknown keeps buildx from prefixing the message");
+    assert_eq!(
+        status.code, 2,
+        "code Unknown keeps buildx from prefixing the message"
+    );
     status.message.clone()
 }
 
@@ -78,26 +95,48 @@ fn fastapi_install_step_sees_only_the_manifests() {
         install.name().unwrap(),
         "[deps 2/2] python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt"
     );
-    let locals: Vec<_> = g.deps(install).into_iter().filter(|n| n.local_name().is_some()).collect();
+    let locals: Vec<_> = g
+        .deps(install)
+        .into_iter()
+        .filter(|n| n.local_name().is_some())
+        .collect();
     assert_eq!(locals.len(), 1, "{}", g.dump());
     assert_eq!(locals[0].include_patterns(), ["requirements.txt"]);
     assert_eq!(
-        bridge::transferred_paths(dir.path(), &bridge::LocalAttrs::from_attrs(&locals[0].source().unwrap().attrs).unwrap()).unwrap(),
+        bridge::transferred_paths(
+            dir.path(),
+            &bridge::LocalAttrs::from_attrs(&locals[0].source().unwrap().attrs).unwrap()
+        )
+        .unwrap(),
         ["requirements.txt"],
         "BuildKit would transfer only the manifest for the install"
     );
-    let cache = install.mount("/root/.cache/pip").expect("pip's cache is mounted");
+    let cache = install
+        .mount("/root/.cache/pip")
+        .expect("pip's cache is mounted");
     assert_eq!(cache.cache_opt.as_ref().unwrap().id, "strata/pip");
-    assert!(install.env_var("PATH").unwrap().starts_with("/opt/venv/bin:/usr/local/bin"));
-    assert_eq!(install.env_var("LANG"), Some("C.UTF-8"), "base image env is inherited");
+    assert!(
+        install
+            .env_var("PATH")
+            .unwrap()
+            .starts_with("/opt/venv/bin:/usr/local/bin")
+    );
+    assert_eq!(
+        install.env_var("LANG"),
+        Some("C.UTF-8"),
+        "base image env is inherited"
+    );
 
     // The app copy comes after the install, from a source holding app/ only.
     let result = g.result();
     assert_eq!(result.name().unwrap(), "[build 1/1] copy app to /code");
     assert!(g.deps(result).iter().any(|n| n.name() == install.name()));
 
-    let config = out.expect_result().metadata_json("containerimage.config").unwrap();
-    assert_eq!(config["config"]["User"], "10001");
+    let config = out
+        .expect_result()
+        .metadata_json("containerimage.config")
+        .unwrap();
+    assert_eq!(config["config"]["User"], "10001:10001");
     assert_eq!(config["config"]["WorkingDir"], "/code");
     assert_eq!(config["config"]["Cmd"][0], "uvicorn");
     assert!(config["config"]["ExposedPorts"]["80/tcp"].is_object());
@@ -106,8 +145,14 @@ fn fastapi_install_step_sees_only_the_manifests() {
 
     let resolve = &out.resolves[0];
     assert_eq!(resolve.r#ref, "docker.io/library/python:3.12-slim");
-    assert_eq!(resolve.log_name, "[internal] load metadata for docker.io/library/python:3.12-slim");
-    eprintln!("time to Return: {:?}, peak RSS {:?} KiB", out.time_to_return, out.peak_rss_kib);
+    assert_eq!(
+        resolve.log_name,
+        "[internal] load metadata for docker.io/library/python:3.12-slim"
+    );
+    eprintln!(
+        "time to Return: {:?}, peak RSS {:?} KiB",
+        out.time_to_return, out.peak_rss_kib
+    );
 }
 
 #[test]
@@ -117,14 +162,44 @@ fn express_builds_on_buildkit_0_8_without_newer_features() {
     let g = out.result_graph().unwrap();
     g.check_caps(CapsProfile::V0_8).unwrap();
     let gaps = g.engine_gaps(CapsProfile::V0_8);
-    assert!(gaps.ignored.is_empty() && gaps.unsupported.is_empty(), "nothing BuildKit v0.8 would drop or refuse: {:?} {:?}", gaps.ignored, gaps.unsupported);
+    assert!(
+        gaps.ignored.is_empty() && gaps.unsupported.is_empty(),
+        "nothing BuildKit v0.8 would drop or refuse: {:?} {:?}",
+        gaps.ignored,
+        gaps.unsupported
+    );
     let install = g.find("npm ci").unwrap();
-    assert!(!install.exec().unwrap().meta.as_ref().unwrap().remove_mount_stubs_recursive);
-    let locals: Vec<_> = g.deps(install).into_iter().filter(|n| n.local_name().is_some()).collect();
-    assert_eq!(locals[0].include_patterns(), ["package.json", "package-lock.json"], "only the defaults that exist");
-    assert_eq!(locals[0].exclude_patterns(), ["node_modules", "npm-debug.log"]);
-    let config = out.expect_result().metadata_json("containerimage.config").unwrap();
-    assert!(config["config"]["Entrypoint"].is_null(), "the base entrypoint is replaced by the spec's command");
+    assert!(
+        !install
+            .exec()
+            .unwrap()
+            .meta
+            .as_ref()
+            .unwrap()
+            .remove_mount_stubs_recursive
+    );
+    let locals: Vec<_> = g
+        .deps(install)
+        .into_iter()
+        .filter(|n| n.local_name().is_some())
+        .collect();
+    assert_eq!(
+        locals[0].include_patterns(),
+        ["package.json", "package-lock.json"],
+        "only the defaults that exist"
+    );
+    assert_eq!(
+        locals[0].exclude_patterns(),
+        ["node_modules", "npm-debug.log"]
+    );
+    let config = out
+        .expect_result()
+        .metadata_json("containerimage.config")
+        .unwrap();
+    assert!(
+        config["config"]["Entrypoint"].is_null(),
+        "the base entrypoint is replaced by the spec's command"
+    );
     assert_eq!(config["config"]["Cmd"], serde_json::json!(["npm", "start"]));
 }
 
@@ -137,7 +212,9 @@ fn newer_llb_fields_are_used_only_where_reported() {
         "strata.toml",
         format!(
             "{}\n[[secret]]\nid = \"npm\"\nenv = \"NPM_TOKEN\"\n",
-            std::fs::read_to_string(dir.path().join("strata.toml")).unwrap().replace("[env]\nPORT = \"3000\"\n", "")
+            std::fs::read_to_string(dir.path().join("strata.toml"))
+                .unwrap()
+                .replace("[env]\nPORT = \"3000\"\n", "")
         ),
     );
     let out = ok(bridge_for(&dir));
@@ -149,19 +226,31 @@ fn newer_llb_fields_are_used_only_where_reported() {
     let out = ok(bridge_for(&dir).caps(CapsProfile::V0_8));
     let install = out.result_graph().unwrap().find("npm ci").unwrap();
     let exec = install.exec().unwrap();
-    assert!(exec.secretenv.is_empty(), "no secret env before BuildKit v0.12");
+    assert!(
+        exec.secretenv.is_empty(),
+        "no secret env before BuildKit v0.12"
+    );
     assert!(install.mount("/run/strata-secrets/npm").is_some());
 }
 
 #[test]
 fn spec_errors_reach_the_user_with_position_and_snippet() {
     let dir = TempDir::new("bad");
-    dir.write("strata.toml", "# syntax=local/strata:dev\nlanguage = \"python\"\nworkdri = \"/srv\"\n");
+    dir.write(
+        "strata.toml",
+        "# syntax=local/strata:dev\nlanguage = \"python\"\nworkdri = \"/srv\"\n",
+    );
     let out = run(bridge_for(&dir));
     let status = out.expect_error();
-    assert_eq!(status.message, "strata.toml:3:1: unknown key `workdri` (did you mean `workdir`?)");
+    assert_eq!(
+        status.message,
+        "strata.toml:3:1: unknown key `workdri` (did you mean `workdir`?)"
+    );
     let detail = &status.details[0];
-    assert_eq!(detail.type_url, "github.com/moby/buildkit/errdefs.Source+json");
+    assert_eq!(
+        detail.type_url,
+        "github.com/moby/buildkit/errdefs.Source+json"
+    );
     let v: serde_json::Value = serde_json::from_slice(&detail.value).unwrap();
     assert_eq!(v["ranges"][0]["start"]["line"], 3);
     assert_eq!(v["info"]["filename"], "strata.toml");
@@ -190,13 +279,21 @@ fn dockerignore_applies_to_the_source_copy_and_the_spec_specific_file_wins() {
     dir.write(".dockerignore", "app/secret.py\n");
     let out = ok(bridge_for(&dir));
     let g = out.result_graph().unwrap();
-    let app = g.locals().into_iter().find(|n| n.include_patterns() == ["app"]).unwrap();
+    let app = g
+        .locals()
+        .into_iter()
+        .find(|n| n.include_patterns() == ["app"])
+        .unwrap();
     assert_eq!(app.exclude_patterns(), ["app/secret.py", ".venv"]);
 
     dir.write("strata.toml.dockerignore", "app/other.py\n");
     let out = ok(bridge_for(&dir));
     let g = out.result_graph().unwrap();
-    let app = g.locals().into_iter().find(|n| n.include_patterns() == ["app"]).unwrap();
+    let app = g
+        .locals()
+        .into_iter()
+        .find(|n| n.include_patterns() == ["app"])
+        .unwrap();
     assert_eq!(app.exclude_patterns(), ["app/other.py", ".venv"]);
 }
 
@@ -205,7 +302,9 @@ fn options_shape_the_build() {
     let dir = example("fastapi");
     dir.write(
         "strata.toml",
-        &std::fs::read_to_string(dir.path().join("strata.toml")).unwrap().replace("workdir = \"/code\"", "workdir = \"/${DIR:-code}\""),
+        &std::fs::read_to_string(dir.path().join("strata.toml"))
+            .unwrap()
+            .replace("workdir = \"/code\"", "workdir = \"/${DIR:-code}\""),
     );
     let out = ok(bridge_for(&dir)
         .opt("build-arg:DIR", "srv")
@@ -214,14 +313,35 @@ fn options_shape_the_build() {
         .opt("platform", "linux/amd64")
         .opt("no-cache", ""));
     let g = out.result_graph().unwrap();
-    assert!(g.result().name().unwrap().contains("pip install"), "target deps ends at the install");
-    assert!(g.reachable().iter().all(|n| n.name().is_none_or(|s| !s.contains("copy app"))));
+    assert!(
+        g.result().name().unwrap().contains("pip install"),
+        "target deps ends at the install"
+    );
+    assert!(
+        g.reachable()
+            .iter()
+            .all(|n| n.name().is_none_or(|s| !s.contains("copy app")))
+    );
     assert_eq!(g.result().cwd(), Some("/srv"));
-    let config = out.expect_result().metadata_json("containerimage.config").unwrap();
-    assert_eq!(config["config"]["Labels"]["org.opencontainers.image.title"], "demo");
+    let config = out
+        .expect_result()
+        .metadata_json("containerimage.config")
+        .unwrap();
+    assert_eq!(
+        config["config"]["Labels"]["org.opencontainers.image.title"],
+        "demo"
+    );
     assert_eq!(config["config"]["WorkingDir"], "/srv");
     let solve = out.solves.last().unwrap();
-    assert!(solve.definition.as_ref().unwrap().metadata.values().all(|m| m.ignore_cache));
+    assert!(
+        solve
+            .definition
+            .as_ref()
+            .unwrap()
+            .metadata
+            .values()
+            .all(|m| m.ignore_cache)
+    );
 }
 
 #[test]
@@ -242,10 +362,16 @@ fn an_unknown_base_image_points_at_the_base_key() {
     let dir = example("fastapi");
     dir.write(
         "strata.toml",
-        &std::fs::read_to_string(dir.path().join("strata.toml")).unwrap().replace("app = \"app\"", "app = \"app\"\nbase = \"python:9-nope\""),
+        &std::fs::read_to_string(dir.path().join("strata.toml"))
+            .unwrap()
+            .replace("app = \"app\"", "app = \"app\"\nbase = \"python:9-nope\""),
     );
     let message = error(bridge_for(&dir));
-    assert!(message.starts_with("strata.toml:6:8: cannot resolve image `docker.io/library/python:9-nope`"), "{message}");
+    assert!(
+        message
+            .starts_with("strata.toml:6:8: cannot resolve image `docker.io/library/python:9-nope`"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -271,7 +397,9 @@ fn same_spec_and_manifests_give_identical_llb() {
     let dir = example("express");
     let a = ok(bridge_for(&dir));
     let b = ok(bridge_for(&dir));
-    let def = |o: &Outcome| prost::Message::encode_to_vec(o.solves.last().unwrap().definition.as_ref().unwrap());
+    let def = |o: &Outcome| {
+        prost::Message::encode_to_vec(o.solves.last().unwrap().definition.as_ref().unwrap())
+    };
     assert_eq!(def(&a), def(&b));
     // A source edit changes nothing the frontend emits: BuildKit keys the copy on content.
     dir.write("server.js", "// edited\n");
@@ -286,10 +414,20 @@ fn a_context_given_as_an_input_is_used() {
     let session = bridge::SESSION_ID;
     let src = builder.source("local://alt", &[("local.session", session)]);
     let def = builder.finish(&src, 0);
-    let out = ok(bridge_for(&dir).local("alt", dir.path()).input("context", def));
+    let out = ok(bridge_for(&dir)
+        .local("alt", dir.path())
+        .input("context", def));
     let g = out.result_graph().unwrap();
-    assert!(g.locals().iter().any(|n| n.local_name() == Some("alt")), "{}", g.dump());
-    assert!(!g.locals().iter().any(|n| n.local_name() == Some("context")), "{}", g.dump());
+    assert!(
+        g.locals().iter().any(|n| n.local_name() == Some("alt")),
+        "{}",
+        g.dump()
+    );
+    assert!(
+        !g.locals().iter().any(|n| n.local_name() == Some("context")),
+        "{}",
+        g.dump()
+    );
     let copy = g.find("[deps 1/2]").unwrap();
     let summary = copy.summary();
     assert!(summary.contains("/requirements.txt"), "{summary}");

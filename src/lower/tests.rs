@@ -265,7 +265,7 @@ fn the_image_config_inherits_the_base_and_sets_what_the_spec_says() {
     assert_eq!((c.os.as_str(), c.architecture.as_str()), ("linux", "arm64"));
     let cfg = &c.config;
     assert_eq!(cfg.working_dir.as_deref(), Some("/code"));
-    assert_eq!(cfg.user.as_deref(), Some("10001"));
+    assert_eq!(cfg.user.as_deref(), Some("10001:10001"));
     assert_eq!(
         cfg.entrypoint, None,
         "the spec's command replaces the base entrypoint"

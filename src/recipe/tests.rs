@@ -77,7 +77,7 @@ fn python_install_sees_only_the_manifests() {
         StageFrom::Stage(StageName::Build)
     );
     assert_eq!(p.image.workdir, "/code");
-    assert_eq!(p.image.user, "10001");
+    assert_eq!(p.image.user, "10001:10001");
     assert_eq!(
         p.images()[0].to_string(),
         "docker.io/library/python:3.12-slim"

@@ -121,7 +121,7 @@ pub struct Spec {
 }
 
 pub const DEFAULT_WORKDIR: &str = "/app";
-pub const DEFAULT_USER: &str = "10001";
+pub const DEFAULT_USER: &str = "10001:10001";
 pub const DEFAULT_CACHE_ID: &str = "strata";
 
 #[cfg(test)]

@@ -1,0 +1,522 @@
+//! End-to-end tests: real Docker engines build the examples through `# syntax=` with the Strata
+//! frontend image, run the images and check what they serve, how the cache behaves, and what users
+//! see when a spec is wrong.
+//!
+//! Two engines run side by side: Docker 26.1 with buildx 0.13 (BuildKit v0.13) and Docker 20.10
+//! (BuildKit v0.8, `DOCKER_BUILDKIT=1 docker build`). The harness sets each up itself (install,
+//! start, base images, frontend image) through the scripts in `scripts/`, and fails loudly if an
+//! engine cannot start. No registry is reachable here, so the examples' official base images are
+//! replaced by local ones with `base = …` in a copy of the spec.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const FRONTEND: &str = "local/strata:dev";
+const PYTHON_BASE: &str = "local/strata-python:test";
+const NODE_BASE: &str = "local/strata-node:test";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    /// Docker 26.1 + buildx 0.13, BuildKit v0.13.
+    Docker26,
+    /// Docker 20.10, BuildKit v0.8.
+    Docker20,
+}
+
+impl Kind {
+    fn id(self) -> &'static str {
+        match self {
+            Kind::Docker26 => "26",
+            Kind::Docker20 => "20",
+        }
+    }
+}
+
+struct Engine {
+    kind: Kind,
+    env: BTreeMap<String, String>,
+}
+
+/// One setup per engine per test run; setups are serialised (they share apt and cargo).
+fn engine(kind: Kind) -> &'static Engine {
+    static SETUP: Mutex<()> = Mutex::new(());
+    static E26: OnceLock<Engine> = OnceLock::new();
+    static E20: OnceLock<Engine> = OnceLock::new();
+    let cell = match kind {
+        Kind::Docker26 => &E26,
+        Kind::Docker20 => &E20,
+    };
+    cell.get_or_init(|| {
+        let _guard = SETUP.lock().unwrap_or_else(|e| e.into_inner());
+        let id = kind.id();
+        script(&["docker-up.sh", id], &BTreeMap::new());
+        let env = engine_env(id);
+        script(&["base-images.sh", id], &env);
+        script(&["frontend-image.sh", FRONTEND], &env);
+        Engine { kind, env }
+    })
+}
+
+fn script(args: &[&str], env: &BTreeMap<String, String>) {
+    let started = Instant::now();
+    let status = Command::new(repo().join("scripts").join(args[0]))
+        .args(&args[1..])
+        .envs(env)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run scripts/{}: {e}", args[0]));
+    assert!(
+        status.success(),
+        "scripts/{} failed ({status}): the end-to-end tests need a working Docker engine",
+        args.join(" ")
+    );
+    eprintln!(
+        "[e2e] scripts/{} took {:.1?}",
+        args.join(" "),
+        started.elapsed()
+    );
+}
+
+fn engine_env(id: &str) -> BTreeMap<String, String> {
+    let out = Command::new(repo().join("scripts/docker-env.sh"))
+        .args([id, "--plain"])
+        .output()
+        .expect("scripts/docker-env.sh runs");
+    assert!(out.status.success(), "docker-env.sh {id} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl Engine {
+    fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .args(args)
+            .envs(&self.env)
+            .output()
+            .expect("docker runs")
+    }
+
+    /// Builds with the engine's normal client: `docker buildx build` on 26, the 20.10 CLI's own
+    /// BuildKit client on 20. Returns the plain progress output and whether it succeeded.
+    fn build(&self, dir: &Path, spec: &str, tag: &str, extra: &[&str]) -> Build {
+        let spec_path = dir.join(spec);
+        let spec_path = spec_path.to_str().unwrap();
+        let dir = dir.to_str().unwrap();
+        let mut args: Vec<&str> = match self.kind {
+            Kind::Docker26 => vec!["buildx", "build"],
+            Kind::Docker20 => vec!["build"],
+        };
+        args.extend(["--progress=plain", "-t", tag, "-f", spec_path]);
+        args.extend(extra);
+        args.push(dir);
+        let started = Instant::now();
+        let out = self.docker(&args);
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Build {
+            ok: out.status.success(),
+            log,
+            took: started.elapsed(),
+        }
+    }
+
+    fn build_ok(&self, dir: &Path, spec: &str, tag: &str, extra: &[&str]) -> Build {
+        let b = self.build(dir, spec, tag, extra);
+        assert!(
+            b.ok,
+            "build of {tag} failed on Docker {}:\n{}",
+            self.kind.id(),
+            b.log
+        );
+        b
+    }
+
+    fn inspect(&self, image: &str, format: &str) -> String {
+        let out = self.docker(&["image", "inspect", "-f", format, image]);
+        assert!(
+            out.status.success(),
+            "inspect {image}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Runs the image, waits for it to answer HTTP on `port`, returns the body of `GET /`.
+    fn serve(&self, image: &str, port: u16) -> String {
+        let out = self.docker(&["run", "-d", "--rm", image]);
+        assert!(
+            out.status.success(),
+            "docker run {image}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let _stop = Stop(self, id.clone());
+        let ip_out = self.docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &id,
+        ]);
+        let ip = String::from_utf8_lossy(&ip_out.stdout).trim().to_string();
+        assert!(!ip.is_empty(), "container {id} has no IP address");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match http_get(&format!("{ip}:{port}"), "/") {
+                Ok(body) => return body,
+                Err(e) if Instant::now() > deadline => {
+                    let logs = self.docker(&["logs", &id]);
+                    panic!(
+                        "{image} did not answer on {ip}:{port}: {e}\ncontainer logs:\n{}{}",
+                        String::from_utf8_lossy(&logs.stdout),
+                        String::from_utf8_lossy(&logs.stderr)
+                    );
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    fn run_output(&self, image: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["run", "--rm", image];
+        args.extend(cmd);
+        let out = self.docker(&args);
+        assert!(
+            out.status.success(),
+            "docker run {image} {cmd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+struct Stop<'a>(&'a Engine, String);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.docker(&["rm", "-f", &self.1]);
+    }
+}
+
+struct Build {
+    ok: bool,
+    log: String,
+    took: Duration,
+}
+
+impl Build {
+    /// Whether the vertex whose progress name contains `name` was CACHED, by its `#N` number in
+    /// plain progress output. Panics if no such vertex ran: a missing step is a failure too.
+    fn cached(&self, name: &str) -> bool {
+        let number = self
+            .log
+            .lines()
+            .find_map(|l| {
+                let (num, rest) = l.split_once(' ')?;
+                (num.starts_with('#') && rest.contains(name)).then(|| num.to_string())
+            })
+            .unwrap_or_else(|| panic!("no step named like {name:?} in:\n{}", self.log));
+        self.log.lines().any(|l| l == format!("{number} CACHED"))
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(
+        &addr.parse().map_err(std::io::Error::other)?,
+        Duration::from_secs(2),
+    )?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+    let mut response = String::new();
+    s.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no HTTP response"))?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Err(std::io::Error::other(format!(
+            "unexpected response: {head}"
+        )));
+    }
+    Ok(body.to_string())
+}
+
+/// A scratch copy of an example whose spec uses a local base image instead of the official one.
+struct Workspace {
+    dir: PathBuf,
+}
+
+impl Workspace {
+    fn example(name: &str, engine: Kind, base: &str) -> Workspace {
+        let dir = std::env::temp_dir().join(format!(
+            "strata-e2e-{name}-{}-{}-{}",
+            engine.id(),
+            std::process::id(),
+            unique()
+        ));
+        copy_dir(&repo().join("examples").join(name), &dir);
+        let ws = Workspace { dir };
+        let spec = ws.read("strata.toml");
+        let (first, rest) = spec.split_once('\n').unwrap();
+        assert!(
+            first.starts_with("# syntax="),
+            "examples start with the syntax line"
+        );
+        ws.write(
+            "strata.toml",
+            &format!("{first}\nbase = \"{base}\"\n{rest}"),
+        );
+        ws
+    }
+
+    fn empty(name: &str) -> Workspace {
+        let dir = std::env::temp_dir().join(format!(
+            "strata-e2e-{name}-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Workspace { dir }
+    }
+
+    fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.join(path)).unwrap()
+    }
+
+    fn write(&self, path: &str, content: &str) {
+        let p = self.dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+const INSTALL_PY: &str = "pip install -r requirements.txt";
+
+fn fastapi(kind: Kind) {
+    let e = engine(kind);
+    let ws = Workspace::example("fastapi", kind, PYTHON_BASE);
+    let tag = format!("strata-e2e/fastapi:{}", kind.id());
+
+    let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert_eq!(e.serve(&tag, 80), r#"{"Hello":"World"}"#);
+    assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
+    assert_eq!(e.inspect(&tag, "{{.Config.WorkingDir}}"), "/code");
+    assert_eq!(e.run_output(&tag, &["id", "-u"]), "10001");
+    assert_eq!(e.run_output(&tag, &["id", "-g"]), "10001");
+    assert!(
+        e.inspect(&tag, "{{json .Config.ExposedPorts}}")
+            .contains("80/tcp")
+    );
+
+    // The install step sees the manifests and nothing else.
+    let deps_tag = format!("{tag}-deps");
+    e.build_ok(&ws.dir, "strata.toml", &deps_tag, &["--target", "deps"]);
+    assert_eq!(
+        e.run_output(&deps_tag, &["ls", "-A", "/code"]),
+        "requirements.txt"
+    );
+    assert!(
+        e.run_output(&deps_tag, &["/opt/venv/bin/pip", "list"])
+            .contains("fastapi")
+    );
+
+    // Editing the source re-runs no install step.
+    ws.write(
+        "app/main.py",
+        &ws.read("app/main.py")
+            .replace(r#"{"Hello": "World"}"#, r#"{"Hello": "Edited"}"#),
+    );
+    let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert!(
+        app_edit.cached(INSTALL_PY),
+        "an app edit must not re-run the install:\n{}",
+        app_edit.log
+    );
+    assert!(
+        !app_edit.cached("copy app to /code"),
+        "the source copy must re-run"
+    );
+    assert_eq!(e.serve(&tag, 80), r#"{"Hello":"Edited"}"#);
+
+    // Editing the requirements re-runs it.
+    ws.write(
+        "requirements.txt",
+        &format!("{}six==1.16.0\n", ws.read("requirements.txt")),
+    );
+    let req_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert!(
+        !req_edit.cached(INSTALL_PY),
+        "a requirements edit must re-run the install"
+    );
+    assert!(e.run_output(&tag, &["pip", "list"]).contains("six"));
+    eprintln!(
+        "[e2e] Docker {} fastapi: first build {:.1?}, app edit {:.1?}, requirements edit {:.1?}",
+        kind.id(),
+        cold.took,
+        app_edit.took,
+        req_edit.took
+    );
+}
+
+fn express(kind: Kind) {
+    let e = engine(kind);
+    let ws = Workspace::example("express", kind, NODE_BASE);
+    let tag = format!("strata-e2e/express:{}", kind.id());
+    e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert_eq!(e.serve(&tag, 3000), r#"{"Hello":"World"}"#);
+    assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
+    assert!(
+        e.inspect(&tag, "{{json .Config.Env}}")
+            .contains("NODE_ENV=production")
+    );
+
+    let deps_tag = format!("{tag}-deps");
+    e.build_ok(&ws.dir, "strata.toml", &deps_tag, &["--target", "deps"]);
+    assert_eq!(
+        e.run_output(&deps_tag, &["sh", "-c", "ls -A /app"]),
+        "node_modules\npackage-lock.json\npackage.json"
+    );
+
+    ws.write(
+        "server.js",
+        &ws.read("server.js")
+            .replace(r#"Hello: "World""#, r#"Hello: "Edited""#),
+    );
+    let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert!(
+        app_edit.cached("npm ci"),
+        "an app edit must not re-run npm ci:\n{}",
+        app_edit.log
+    );
+    assert_eq!(e.serve(&tag, 3000), r#"{"Hello":"Edited"}"#);
+}
+
+/// Broken specs: the message a user sees names the file, line and column and says what to do.
+fn errors(kind: Kind) {
+    let e = engine(kind);
+    let ws = Workspace::empty(&format!("errors-{}", kind.id()));
+    ws.write("requirements.txt", "six\n");
+    ws.write("app/main.py", "print('hi')\n");
+    let cases: &[(&str, &str)] = &[
+        (
+            "language = \"python\"\nworkdri = \"/srv\"\n",
+            "strata.toml:3:1: unknown key `workdri` (did you mean `workdir`?)",
+        ),
+        (
+            "language = \"python\"\nport = \"http\"\n",
+            "strata.toml:3:8: `port` must be a port number 1-65535",
+        ),
+        (
+            "language = \"python\"\napp = \"../outside\"\n",
+            "strata.toml:3:7: `app`: `../outside` points outside the build context",
+        ),
+        (
+            "language = \"python\"\nmanifests = [\"requirements/prod.txt\"]\nrun = \"x\"\n",
+            "strata.toml:3:14: manifest `requirements/prod.txt` does not exist in the build context",
+        ),
+        (
+            "language = \"python\"\napp = \"app\"\n",
+            "strata.toml:2:12: no start command: `run` is not set and no python convention applies",
+        ),
+        (
+            "language = \"python\"\nbase = \"${BASE}\"\nrun = \"x\"\n",
+            "strata.toml:3:9: build argument `BASE` is not set",
+        ),
+    ];
+    for (body, expected) in cases {
+        ws.write("strata.toml", &format!("# syntax={FRONTEND}\n{body}"));
+        let b = e.build(&ws.dir, "strata.toml", "strata-e2e/error:latest", &[]);
+        assert!(!b.ok, "a broken spec must fail the build:\n{body}");
+        assert!(
+            b.log.contains(expected),
+            "Docker {}: expected {expected:?} in:\n{}",
+            kind.id(),
+            b.log
+        );
+    }
+    // An unsupported option names the option.
+    ws.write(
+        "strata.toml",
+        &format!("# syntax={FRONTEND}\nlanguage = \"python\"\nrun = \"x\"\n"),
+    );
+    let b = e.build(
+        &ws.dir,
+        "strata.toml",
+        "strata-e2e/error:latest",
+        &["--target", "final"],
+    );
+    assert!(!b.ok);
+    assert!(
+        b.log
+            .contains("build option `target`: there is no stage `final`"),
+        "{}",
+        b.log
+    );
+}
+
+#[test]
+fn docker26_fastapi() {
+    fastapi(Kind::Docker26);
+}
+
+#[test]
+fn docker20_fastapi() {
+    fastapi(Kind::Docker20);
+}
+
+#[test]
+fn docker26_express() {
+    express(Kind::Docker26);
+}
+
+#[test]
+fn docker20_express() {
+    express(Kind::Docker20);
+}
+
+#[test]
+fn docker26_errors() {
+    errors(Kind::Docker26);
+}
+
+#[test]
+fn docker20_errors() {
+    errors(Kind::Docker20);
+}
