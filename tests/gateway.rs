@@ -302,7 +302,7 @@ fn options_shape_the_build() {
     let dir = example("fastapi");
     dir.write(
         "strata.toml",
-        &std::fs::read_to_string(dir.path().join("strata.toml"))
+        std::fs::read_to_string(dir.path().join("strata.toml"))
             .unwrap()
             .replace("workdir = \"/code\"", "workdir = \"/${DIR:-code}\""),
     );
@@ -362,7 +362,7 @@ fn an_unknown_base_image_points_at_the_base_key() {
     let dir = example("fastapi");
     dir.write(
         "strata.toml",
-        &std::fs::read_to_string(dir.path().join("strata.toml"))
+        std::fs::read_to_string(dir.path().join("strata.toml"))
             .unwrap()
             .replace("app = \"app\"", "app = \"app\"\nbase = \"python:9-nope\""),
     );
