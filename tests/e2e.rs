@@ -491,6 +491,71 @@ fn errors(kind: Kind) {
     );
 }
 
+/// `docker buildx bake` with the examples' bake file builds both through the frontend.
+#[test]
+fn docker26_bake() {
+    let e = engine(Kind::Docker26);
+    let root = Workspace::empty("bake");
+    let examples = root.dir.join("examples");
+    let fastapi = Workspace::example("fastapi", Kind::Docker26, PYTHON_BASE);
+    let express = Workspace::example("express", Kind::Docker26, NODE_BASE);
+    copy_dir(&fastapi.dir, &examples.join("fastapi"));
+    copy_dir(&express.dir, &examples.join("express"));
+    std::fs::copy(
+        repo().join("examples/docker-bake.hcl"),
+        examples.join("docker-bake.hcl"),
+    )
+    .unwrap();
+    let out = Command::new("docker")
+        .args([
+            "buildx",
+            "bake",
+            "--progress=plain",
+            "-f",
+            "examples/docker-bake.hcl",
+            "--set",
+            "*.labels.e2e=bake",
+        ])
+        .current_dir(&root.dir)
+        .envs(&e.env)
+        .env("TAG", "e2e")
+        .output()
+        .expect("docker buildx bake runs");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "bake failed:\n{log}");
+    assert!(
+        log.contains("[express deps 2/2] npm ci --omit=dev"),
+        "{log}"
+    );
+    assert!(log.contains("pip install -r requirements.txt"), "{log}");
+    assert_eq!(
+        e.serve("strata-examples/fastapi:e2e", 80),
+        r#"{"Hello":"World"}"#
+    );
+    assert_eq!(
+        e.serve("strata-examples/express:e2e", 3000),
+        r#"{"Hello":"World"}"#
+    );
+    assert_eq!(
+        e.inspect(
+            "strata-examples/express:e2e",
+            "{{index .Config.Labels \"e2e\"}}"
+        ),
+        "bake"
+    );
+    assert_eq!(
+        e.inspect(
+            "strata-examples/fastapi:e2e",
+            "{{index .Config.Labels \"org.opencontainers.image.title\"}}"
+        ),
+        "strata fastapi example"
+    );
+}
+
 #[test]
 fn docker26_fastapi() {
     fastapi(Kind::Docker26);

@@ -157,6 +157,7 @@ impl DaemonCaps {
     }
 }
 
+#[derive(Clone)]
 struct Bridge {
     client: Client,
     session: Option<String>,
@@ -339,37 +340,27 @@ async fn build(
         HashMap::new()
     };
 
-    // The spec, and `<spec>.dockerignore` beside it, from the `dockerfile` local (or input).
+    // The context: a local directory BuildKit filters for us, or an LLB input.
+    let context = match inputs.get("context") {
+        Some(def) => Context::Input(def.clone()),
+        None => Context::Local {
+            name: options.context_local.clone(),
+            session: options
+                .local_sessions
+                .get(&options.context_local)
+                .or(env.session.as_ref())
+                .cloned(),
+        },
+    };
+    // The spec (with `<spec>.dockerignore` beside it) and the context's `.dockerignore` are
+    // independent transfers: fetch them at the same time.
     let filename = options.filename.clone();
-    let spec_ref = match inputs.get("dockerfile") {
-        Some(def) => bridge.solve(def.clone(), &options).await,
-        None => {
-            let wanted = vec![filename.clone(), format!("{filename}.dockerignore")];
-            let session = options.local_sessions.get(&options.dockerfile_local);
-            bridge
-                .local(
-                    &options.dockerfile_local,
-                    local_attrs(&wanted, &[], "dockerfile"),
-                    session,
-                    &format!("[internal] load build definition from {filename}"),
-                )
-                .await
-        }
-    }
-    .map_err(|s| Failure::daemon(format!("loading {filename}"), &s))?;
-    let text = bridge.read_file(&spec_ref, &filename).await.map_err(|_| {
-        Failure::new(
-            Diagnostic::option(
-                "filename",
-                format!("cannot read `{filename}` from the build definition directory"),
-            )
-            .help("pass the spec with -f (e.g. `-f strata.toml`)"),
-        )
-    })?;
-    let spec_ignore = bridge
-        .read_file(&spec_ref, &format!("{filename}.dockerignore"))
-        .await
-        .ok();
+    let mut second = bridge.clone();
+    let (spec_files, context_ignore) = tokio::join!(
+        read_spec(bridge, &options, inputs.get("dockerfile")),
+        read_context_file(&mut second, &context, ".dockerignore"),
+    );
+    let (text, spec_ignore) = spec_files?;
     let text = String::from_utf8(text).map_err(|_| {
         Failure::new(Diagnostic::option(
             "filename",
@@ -383,21 +374,9 @@ async fn build(
     )
     .map_err(|d| Failure::new(d).with_source(&source))?;
 
-    // The context: a local directory BuildKit filters for us, or an LLB input.
-    let context = match inputs.get("context") {
-        Some(def) => Context::Input(def.clone()),
-        None => Context::Local {
-            name: options.context_local.clone(),
-            session: options
-                .local_sessions
-                .get(&options.context_local)
-                .or(env.session.as_ref())
-                .cloned(),
-        },
-    };
     let ignore_text = match spec_ignore {
         Some(t) => Some(t),
-        None => read_context_file(bridge, &context, ".dockerignore").await?,
+        None => context_ignore?,
     };
     let ignore = ignore_text
         .map(|t| parse_ignore_file(&String::from_utf8_lossy(&t)))
@@ -449,6 +428,46 @@ async fn build(
         metadata,
         ..Default::default()
     })
+}
+
+/// The spec file and the optional `<spec>.dockerignore` beside it, from the `dockerfile` local (or
+/// the input that replaces it).
+async fn read_spec(
+    bridge: &mut Bridge,
+    options: &BuildOptions,
+    input: Option<&pb::Definition>,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), Failure> {
+    let filename = &options.filename;
+    let spec_ref = match input {
+        Some(def) => bridge.solve(def.clone(), options).await,
+        None => {
+            let wanted = vec![filename.clone(), format!("{filename}.dockerignore")];
+            let session = options.local_sessions.get(&options.dockerfile_local);
+            bridge
+                .local(
+                    &options.dockerfile_local,
+                    local_attrs(&wanted, &[], "dockerfile"),
+                    session,
+                    &format!("[internal] load build definition from {filename}"),
+                )
+                .await
+        }
+    }
+    .map_err(|s| Failure::daemon(format!("loading {filename}"), &s))?;
+    let text = bridge.read_file(&spec_ref, filename).await.map_err(|_| {
+        Failure::new(
+            Diagnostic::option(
+                "filename",
+                format!("cannot read `{filename}` from the build definition directory"),
+            )
+            .help("pass the spec with -f (e.g. `-f strata.toml`)"),
+        )
+    })?;
+    let ignore = bridge
+        .read_file(&spec_ref, &format!("{filename}.dockerignore"))
+        .await
+        .ok();
+    Ok((text, ignore))
 }
 
 /// A single optional file from the context (`.dockerignore`): `None` when it does not exist.

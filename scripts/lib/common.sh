@@ -1,0 +1,221 @@
+# shellcheck shell=bash disable=SC2034 # the variables set here are used by the sourcing scripts
+# Shared by scripts/docker-{up,down,env}.sh and scripts/base-images.sh; source it, don't run it.
+#
+# Two engines live side by side on one machine, so every path, socket, bridge and containerd
+# namespace below is per engine. Nothing here touches /var/lib/docker, /run/docker.sock or
+# /run/containerd/containerd.sock: another daemon may own them (dev machines), and CI must not
+# depend on them.
+
+# ---------------------------------------------------------------------------------------------
+# logging
+
+strata_log() { printf '[strata%s] %s\n' "${STRATA_ENGINE:+ $STRATA_ENGINE}" "$*" >&2; }
+strata_die() { strata_log "ERROR: $*"; exit 1; }
+
+# Seconds since the epoch with millisecond precision; used to report step timings.
+strata_now() { date +%s.%N; }
+strata_since() { awk -v a="$1" -v b="$(strata_now)" 'BEGIN { printf "%.1f s", b - a }'; }
+
+# ---------------------------------------------------------------------------------------------
+# engine configuration
+
+# strata_engine_init ENGINE: sets the per-engine variables every script uses.
+strata_engine_init() {
+  local engine=${1:-}
+  case "$engine" in
+    26|20) ;;
+    *) strata_die "usage: $0 26|20 (Docker 26.1 + BuildKit v0.13, or Docker 20.10 + BuildKit v0.8)" ;;
+  esac
+  STRATA_ENGINE=$engine
+
+  # Unix socket paths are limited to 108 bytes and containerd puts its socket under the
+  # exec-root, so the state dir must stay short: no deep $TMPDIR-style paths.
+  STATE=${STRATA_STATE:-/var/tmp/strata/$engine}
+  STRATA_ROOT=$(dirname "$STATE")
+  # Rootfs tarballs and .deb caches are shared by both engines (the second engine only imports).
+  CACHE=${STRATA_CACHE:-$STRATA_ROOT/rootfs}
+  # The trixie engine is unpacked here once; engine 20 also takes its buildx plugin from it.
+  PREFIX26=${STRATA_DOCKER26_PREFIX:-/opt/strata/docker26}
+
+  SOCK=$STATE/docker.sock
+  DATA=$STATE/data
+  EXEC=$STATE/exec
+  PIDFILE=$STATE/dockerd.pid
+  LOG=$STATE/dockerd.log
+  DAEMON_JSON=$STATE/daemon.json
+  CONFIG_DIR=$STATE/config   # DOCKER_CONFIG: holds cli-plugins/docker-buildx and buildx state
+  BIN_DIR=$STATE/bin         # holds only a `docker` symlink to the right CLI; goes first in PATH
+
+  # Own bridge + subnet per engine: dockerd's default docker0/172.17.0.0/16 would be shared.
+  BRIDGE=strata$engine
+  BRIDGE_IP=172.30.$engine.1
+  SUBNET=172.30.$engine.0/24
+
+  # Distinct containerd namespaces: if a system containerd ever appears at
+  # /run/containerd/containerd.sock, dockerd uses it instead of starting its own, and both
+  # engines would otherwise share the default "moby" namespace (same container ids, same images).
+  CTR_NS=strata$engine
+
+  if [ "$engine" = 26 ]; then
+    DOCKERD=$PREFIX26/usr/sbin/dockerd
+    CLI=$PREFIX26/usr/bin/docker
+    # dockerd finds containerd, containerd-shim-runc-v2, runc, docker-init and docker-proxy on
+    # PATH. Prefix first (dockerd, docker-proxy, docker-init); bookworm's containerd/runc/tini
+    # from /usr. /usr/local/bin is left out on purpose (it holds a stray docker 28 client).
+    DAEMON_PATH=$PREFIX26/usr/sbin:$PREFIX26/usr/bin:/usr/sbin:/usr/bin:/sbin:/bin
+  else
+    DOCKERD=/usr/sbin/dockerd
+    CLI=/usr/bin/docker
+    DAEMON_PATH=/usr/sbin:/usr/bin:/sbin:/bin
+  fi
+  BUILDX_PLUGIN=$PREFIX26/usr/libexec/docker/cli-plugins/docker-buildx
+}
+
+# The engine's CLI pointed at the engine's socket, whatever the caller's environment says.
+strata_docker() {
+  DOCKER_HOST=unix://$SOCK DOCKER_CONFIG=$CONFIG_DIR DOCKER_BUILDKIT=1 \
+    BUILDX_NO_DEFAULT_ATTESTATIONS=1 "$CLI" "$@"
+}
+
+strata_engine_answers() {
+  [ -x "$CLI" ] && [ -S "$SOCK" ] && strata_docker version >/dev/null 2>&1
+}
+
+# The pid in the pidfile, if it is a live dockerd (guards against a recycled pid).
+strata_daemon_pid() {
+  local pid
+  pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] || return 1
+  echo "$pid"
+}
+
+# ---------------------------------------------------------------------------------------------
+# packages
+
+strata_mirror() {
+  local m=${STRATA_DEBIAN_MIRROR:-}
+  if [ -z "$m" ] && [ -r /etc/apt/sources.list.d/debian.sources ]; then
+    m=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
+  fi
+  echo "${m:-http://deb.debian.org/debian}"
+}
+
+# Both engines' scripts may run in parallel: wait for dpkg's lock instead of failing on it.
+STRATA_APT_OPTS=(-o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0)
+
+# strata_apt_install PKG...: installs the missing ones from the host's (bookworm) sources.
+strata_apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  strata_log "apt-get install ${missing[*]}"
+  local t0 added_policy=
+  t0=$(strata_now)
+  # Package scripts (docker.io, containerd) would start system daemons where an init system
+  # runs. Those would grab /run/containerd/containerd.sock and /run/docker.sock, which we want
+  # free. Debian's policy-rc.d hook makes invoke-rc.d/deb-systemd-invoke skip every start.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  # A fresh machine may have no package lists at all, so always refresh before installing. A
+  # broken third-party source makes update fail although Debian's lists are fine: go on then,
+  # and let the install say what is really missing.
+  apt-get "${STRATA_APT_OPTS[@]}" update -qq || strata_log "warning: apt-get update failed; trying the install anyway"
+  DEBIAN_FRONTEND=noninteractive apt-get "${STRATA_APT_OPTS[@]}" install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
+  strata_log "installed ${missing[*]} in $(strata_since "$t0")"
+}
+
+# strata_ensure_prefix26: Docker 26.1.5 + buildx 0.13 from Debian trixie, unpacked with dpkg -x.
+# Not installed with apt: that would pull trixie's libc into a bookworm machine. The prefix
+# binaries need only glibc >= 2.34; runc and tini from trixie would need 2.38, so bookworm's are
+# used (the trixie runc/tini packages are never downloaded; any copies are deleted anyway).
+strata_ensure_prefix26() {
+  [ -x "$PREFIX26/usr/sbin/dockerd" ] && [ -x "$PREFIX26/usr/bin/docker" ] && [ -x "$BUILDX_PLUGIN" ] && return 0
+  mkdir -p "$(dirname "$PREFIX26")"
+  exec 8>"$PREFIX26.lock"
+  flock -w 600 8 || strata_die "timeout waiting for $PREFIX26.lock"
+  if [ -x "$PREFIX26/usr/sbin/dockerd" ] && [ -x "$PREFIX26/usr/bin/docker" ] && [ -x "$BUILDX_PLUGIN" ]; then
+    exec 8>&-; return 0
+  fi
+  local t0 t mirror
+  t0=$(strata_now)
+  t=$(mktemp -d "$(dirname "$PREFIX26")/.trixie.XXXXXX")
+  mkdir -p "$t/lists/partial" "$t/cache/archives/partial" "$t/debs" "$t/root"
+  mirror=$(strata_mirror)
+  echo "deb $mirror trixie main" >"$t/sources.list"
+  # Private lists/cache dirs: the host's apt state never learns about trixie.
+  local a=(-o APT::Sandbox::User=root -o "Dir::Etc::sourcelist=$t/sources.list"
+    -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$t/lists" -o "Dir::Cache=$t/cache")
+  strata_log "downloading docker.io, docker-cli, docker-buildx from $mirror trixie"
+  apt-get "${a[@]}" update -qq || strata_die "apt-get update (trixie) failed"
+  (cd "$t/debs" && apt-get "${a[@]}" -qq download docker.io docker-cli docker-buildx) ||
+    strata_die "apt-get download (trixie) failed"
+  local d
+  for d in "$t"/debs/*.deb; do dpkg -x "$d" "$t/root"; done
+  rm -f "$t/root/usr/sbin/runc" "$t/root/usr/bin/runc" "$t/root/usr/bin/tini" "$t/root/usr/bin/tini-static"
+  # trixie's docker-init points at its own tini-static (not unpacked); use bookworm's.
+  ln -sfn /usr/bin/tini-static "$t/root/usr/bin/docker-init"
+  # Init scripts and units are of no use in a prefix and must never be picked up by anything.
+  rm -rf "$t/root/etc" "$t/root/usr/lib/systemd" "$t/root/usr/lib/udev"
+  local v
+  v=$("$t/root/usr/sbin/dockerd" --version) || strata_die "unpacked dockerd does not run"
+  case "$v" in *" 26.1."*) ;; *) strata_die "expected Docker 26.1.x from trixie, got: $v" ;; esac
+  # Swap in atomically so a half-unpacked prefix is never taken for a good one.
+  rm -rf "$PREFIX26"
+  mv "$t/root" "$PREFIX26"
+  rm -rf "$t"
+  strata_log "unpacked $v into $PREFIX26 in $(strata_since "$t0")"
+  exec 8>&-
+}
+
+# ---------------------------------------------------------------------------------------------
+# network
+
+# The bridge, forwarding and NAT are ours because dockerd runs with --iptables=false: with
+# iptables on, two daemons would both rewrite the shared DOCKER / DOCKER-ISOLATION chains.
+strata_ensure_network() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  ip -4 addr show dev "$BRIDGE" | grep -q "inet $BRIDGE_IP/24" ||
+    ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  echo 1 >/proc/sys/net/ipv4/ip_forward
+  local ipt=(iptables -w 30)
+  "${ipt[@]}" -t nat -L POSTROUTING -n >/dev/null 2>&1 ||
+    strata_die "iptables does not work here ($("${ipt[@]}" -t nat -L POSTROUTING -n 2>&1 | tail -1))"
+  # -C first so repeated runs never stack duplicate rules.
+  "${ipt[@]}" -t nat -C POSTROUTING -s "$SUBNET" ! -o "$BRIDGE" -j MASQUERADE 2>/dev/null ||
+    "${ipt[@]}" -t nat -A POSTROUTING -s "$SUBNET" ! -o "$BRIDGE" -j MASQUERADE
+  # Inserted at the top: another daemon's FORWARD policy may be DROP.
+  "${ipt[@]}" -C FORWARD -i "$BRIDGE" -j ACCEPT 2>/dev/null || "${ipt[@]}" -I FORWARD 1 -i "$BRIDGE" -j ACCEPT
+  "${ipt[@]}" -C FORWARD -o "$BRIDGE" -j ACCEPT 2>/dev/null || "${ipt[@]}" -I FORWARD 1 -o "$BRIDGE" -j ACCEPT
+}
+
+strata_remove_network() {
+  local ipt=(iptables -w 30)
+  while "${ipt[@]}" -t nat -D POSTROUTING -s "$SUBNET" ! -o "$BRIDGE" -j MASQUERADE 2>/dev/null; do :; done
+  while "${ipt[@]}" -D FORWARD -i "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
+  while "${ipt[@]}" -D FORWARD -o "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
+  ip link del "$BRIDGE" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# cleanup
+
+# Mounts a dead daemon leaves behind: nsfs bind mounts under exec-root/netns (dockerd 26 keeps
+# netns/default), overlay mounts of containers killed with it, containerd's shm mounts, and the
+# bind mount of the data-root onto itself that dockerd 26 makes (and only undoes on a clean
+# shutdown). Deepest first. Only call this when the daemon is not running.
+strata_unmount_leftovers() {
+  local m
+  awk -v e="$EXEC" -v d="$DATA" \
+    '$5 == e || $5 == d || index($5, e "/") == 1 || index($5, d "/") == 1 { print $5 }' \
+    /proc/self/mountinfo | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || strata_log "could not unmount $m"
+  done
+}

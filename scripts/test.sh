@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# test.sh -- everything CI checks, in the order a failure is cheapest to find:
+# formatting and lints, unit tests of the core, gateway tests (the real binary against an
+# in-process LLBBridge), then end-to-end tests on real Docker engines (26.1/BuildKit v0.13 and
+# 20.10/BuildKit v0.8), which install and start the engines themselves and fail if they cannot.
+# Needs root (apt, dockerd). Takes 10-20 minutes on a fresh 2-core machine.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+step "unit and gateway tests"
+cargo test --locked --lib --bins --test cli --test gateway --test bridge_selftest
+step "end-to-end tests on Docker 26.1 and 20.10"
+# --nocapture: the measured build times and script timings belong in the CI log.
+cargo test --locked --test e2e -- --nocapture

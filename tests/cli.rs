@@ -1,0 +1,122 @@
+//! The command line: `strata plan` and `strata llb` on a directory, without BuildKit.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use bollard_buildkit_proto::pb;
+use prost::Message;
+
+fn strata(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("strata runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn plan_shows_what_keys_the_install_and_the_caches() {
+    let out = strata(&["plan", "examples/fastapi"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(
+            "language python · package manager pip · install keyed by requirements.txt\n"
+        ),
+        "{text}"
+    );
+    for expected in [
+        "[base] FROM docker.io/library/python:3.12-slim",
+        "  1/2 copy requirements.txt to /code",
+        "  2/2 python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt",
+        "      cache /root/.cache/pip (id strata/pip, shared)",
+        "  1/1 copy app to /code",
+        "  cmd [\"uvicorn\",\"app.main:app\",\"--host\",\"0.0.0.0\",\"--port\",\"80\"]",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn plan_takes_build_args_target_and_platform() {
+    let dir = std::env::temp_dir().join(format!("strata-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("requirements.txt"), "six\n").unwrap();
+    std::fs::write(
+        dir.join("spec.toml"),
+        "language = \"python\"\nbase = \"python:${PY}-slim\"\nrun = \"python3 -V\"\n",
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let out = strata(&["plan", d, "-f", "spec.toml", "--build-arg", "PY=3.11"]);
+    assert!(
+        stdout(&out).contains("FROM docker.io/library/python:3.11-slim"),
+        "{}",
+        stdout(&out)
+    );
+    let out = strata(&["plan", d, "-f", "spec.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: spec.toml:2:16: build argument `PY` is not set (pass `--build-arg NAME=value`, or give a default: `${NAME:-value}`)"
+    );
+    let out = strata(&[
+        "plan",
+        d,
+        "-f",
+        "spec.toml",
+        "--build-arg",
+        "PY=3",
+        "--platform",
+        "linux/arm64,linux/amd64",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("build option `platform`"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn llb_writes_a_definition_buildkit_can_load() {
+    let out = strata(&["llb", "examples/express"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let def = pb::Definition::decode(out.stdout.as_slice()).expect("a pb.Definition on stdout");
+    let ops: Vec<pb::Op> = def
+        .def
+        .iter()
+        .map(|b| pb::Op::decode(b.as_slice()).unwrap())
+        .collect();
+    let terminal = ops.last().unwrap();
+    assert!(terminal.op.is_none() && terminal.inputs.len() == 1);
+    let names: Vec<&str> = def
+        .metadata
+        .values()
+        .filter_map(|m| m.description.get("llb.customname").map(String::as_str))
+        .collect();
+    assert!(names.contains(&"[deps 2/2] npm ci --omit=dev"), "{names:?}");
+    // Same input, same bytes.
+    let again = strata(&["llb", "examples/express"]);
+    assert_eq!(out.stdout, again.stdout);
+}
+
+#[test]
+fn a_missing_directory_or_spec_is_a_clear_error() {
+    let out = strata(&["plan", "no/such/dir"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: cannot read the spec no/such/dir/Dockerfile"),
+        "{err}"
+    );
+    assert!(Path::new(env!("CARGO_BIN_EXE_strata")).exists());
+}
