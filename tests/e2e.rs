@@ -556,6 +556,54 @@ fn docker26_bake() {
     );
 }
 
+/// `[[secret]]` reaches the install step (as an environment variable, natively on BuildKit v0.12+
+/// and through a file mount before) and nowhere else.
+fn secrets(kind: Kind) {
+    let e = engine(kind);
+    let ws = Workspace::empty(&format!("secret-{}", kind.id()));
+    ws.write("requirements.txt", "");
+    ws.write("token.txt", "sekret");
+    ws.write(".dockerignore", "token.txt\n");
+    ws.write(
+        "strata.toml",
+        &format!(
+            "# syntax={FRONTEND}\nlanguage = \"python\"\nbase = \"{PYTHON_BASE}\"\nrun = \"true\"\n\
+             install = \"test \\\"$TOKEN\\\" = sekret && test \\\"$(cat /etc/token)\\\" = sekret && mkdir -p /opt/venv\"\n\
+             [[secret]]\nid = \"token\"\nenv = \"TOKEN\"\nrequired = true\n\
+             [[secret]]\nid = \"token\"\ntarget = \"/etc/token\"\n"
+        ),
+    );
+    let src = format!("id=token,src={}", ws.dir.join("token.txt").display());
+    let tag = format!("strata-e2e/secret:{}", kind.id());
+    e.build_ok(
+        &ws.dir,
+        "strata.toml",
+        &tag,
+        &["--secret", &src, "--no-cache"],
+    );
+    let inside = e.run_output(
+        &tag,
+        &["sh", "-c", "env; cat /etc/token 2>/dev/null; ls -A /run"],
+    );
+    assert!(
+        !inside.contains("sekret"),
+        "the secret leaked into the image: {inside}"
+    );
+    // A required secret that is not supplied fails the build.
+    let b = e.build(&ws.dir, "strata.toml", &tag, &["--no-cache"]);
+    assert!(!b.ok, "a missing required secret must fail:\n{}", b.log);
+}
+
+#[test]
+fn docker26_secrets() {
+    secrets(Kind::Docker26);
+}
+
+#[test]
+fn docker20_secrets() {
+    secrets(Kind::Docker20);
+}
+
 #[test]
 fn docker26_fastapi() {
     fastapi(Kind::Docker26);
