@@ -111,6 +111,66 @@ pub(crate) fn resolve_manifests(
     Ok((patterns, files))
 }
 
+/// What a recipe lists in the context before planning.
+pub(crate) struct Probe<'a> {
+    /// The manifests used when the spec names none (those that exist are staged).
+    pub defaults: &'a [&'a str],
+    /// Files the recipe needs to see even when the spec lists its own manifests.
+    pub always: &'a [&'a str],
+    /// Version pins (`.python-version`, `.nvmrc`…).
+    pub version_files: &'a [&'a str],
+    /// Lockfiles of tools without a recipe yet, with the tool's name: seen, so a refusal can say why.
+    pub other_tools: &'a [(&'a str, &'a str)],
+    /// Files the start convention looks for; only when the whole context is the app.
+    pub start_files: &'a [&'a str],
+}
+
+impl Probe<'_> {
+    pub fn patterns(&self, spec: &Spec) -> Vec<String> {
+        let mut p: Vec<String> = match &spec.manifests {
+            Some(list) => list.iter().map(|m| m.value.clone()).collect(),
+            None => self.defaults.iter().map(|s| s.to_string()).collect(),
+        };
+        let mut add = |f: &str| {
+            if !p.iter().any(|m| m == f) {
+                p.push(f.to_string());
+            }
+        };
+        self.always.iter().for_each(|f| add(f));
+        self.version_files.iter().for_each(|f| add(f));
+        self.other_tools.iter().for_each(|(f, _)| add(f));
+        if spec.app.iter().any(|a| a.value == ".") {
+            self.start_files.iter().for_each(|f| add(f));
+        }
+        p
+    }
+
+    /// The first lockfile of an unsupported tool found in the context, and the tool.
+    pub fn other_tool(&self, ctx: &ContextFiles) -> Option<(&str, &str)> {
+        self.other_tools
+            .iter()
+            .find(|(f, _)| ctx.exists(f))
+            .map(|(f, t)| (*f, *t))
+    }
+}
+
+/// `<image>:<version>-slim`, the official image for the version; an invalid version is an error at
+/// the spec's `version` key.
+pub(crate) fn default_image(
+    spec: &Spec,
+    image: &str,
+    version: &str,
+) -> Result<ImageRef, Diagnostics> {
+    ImageRef::parse(&format!("{image}:{version}-slim")).map_err(|e| {
+        let span = spec.version.as_ref().map_or(0..0, |v| v.span.clone());
+        Diagnostics::from(Diagnostic::at(
+            &spec.source,
+            span,
+            format!("`version`: {e}"),
+        ))
+    })
+}
+
 /// Reads a version pin from the first line of a file like `.python-version` or `.nvmrc`.
 pub(crate) fn version_file(ctx: &ContextFiles, path: &str) -> Option<String> {
     let line = ctx.text(path)?.lines().next()?.trim();

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Conventions, Recipe, cache, resolve_manifests, shell_word, version_file};
+use super::{
+    Conventions, Probe, Recipe, cache, default_image, resolve_manifests, shell_word, version_file,
+};
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, Location, Position};
 use crate::plan::Sharing;
-use crate::reference::ImageRef;
 use crate::spec::{Command, Spec};
 
 pub struct Node;
@@ -22,30 +23,24 @@ const DEFAULT_MANIFESTS: &[&str] = &[
     ".npmrc",
 ];
 const LOCKFILES: &[&str] = &["package-lock.json", "npm-shrinkwrap.json"];
-const OTHER_TOOLS: &[(&str, &str)] = &[
-    ("pnpm-lock.yaml", "pnpm"),
-    ("yarn.lock", "yarn"),
-    ("bun.lock", "bun"),
-    ("bun.lockb", "bun"),
-];
 const VERSION_FILES: &[&str] = &[".nvmrc", ".node-version"];
 const START_FILES: &[&str] = &["server.js", "index.js"];
+const PROBE: Probe = Probe {
+    defaults: DEFAULT_MANIFESTS,
+    always: &["package.json"],
+    version_files: VERSION_FILES,
+    other_tools: &[
+        ("pnpm-lock.yaml", "pnpm"),
+        ("yarn.lock", "yarn"),
+        ("bun.lock", "bun"),
+        ("bun.lockb", "bun"),
+    ],
+    start_files: START_FILES,
+};
 
 impl Recipe for Node {
     fn probe(&self, spec: &Spec) -> Vec<String> {
-        let mut p: Vec<String> = match &spec.manifests {
-            Some(list) => list.iter().map(|m| m.value.clone()).collect(),
-            None => DEFAULT_MANIFESTS.iter().map(|s| s.to_string()).collect(),
-        };
-        if !p.iter().any(|m| m == "package.json") {
-            p.push("package.json".into());
-        }
-        p.extend(VERSION_FILES.iter().map(|s| s.to_string()));
-        p.extend(OTHER_TOOLS.iter().map(|(f, _)| f.to_string()));
-        if spec.app.iter().any(|a| a.value == ".") {
-            p.extend(START_FILES.iter().map(|s| s.to_string()));
-        }
-        p
+        PROBE.patterns(spec)
     }
 
     fn files_to_read(&self, _spec: &Spec, listed: &[&str]) -> Vec<String> {
@@ -104,7 +99,7 @@ impl Recipe for Node {
         }
         let has_lock = manifests.iter().any(|m| LOCKFILES.contains(&m.as_str()));
         if !has_lock && spec.install.is_none() {
-            let other = OTHER_TOOLS.iter().find(|(f, _)| ctx.exists(f));
+            let other = PROBE.other_tool(ctx);
             let d = Diagnostic::at(
                 &spec.source,
                 spec.language.span.clone(),
@@ -160,14 +155,7 @@ impl Recipe for Node {
             .or_else(|| VERSION_FILES.iter().find_map(|f| version_file(ctx, f)))
             .or_else(|| engines_major(&package))
             .unwrap_or_else(|| DEFAULT_VERSION.to_string());
-        let default_image = ImageRef::parse(&format!("node:{version}-slim")).map_err(|e| {
-            let span = spec.version.as_ref().map_or(0..0, |v| v.span.clone());
-            Diagnostics::from(Diagnostic::at(
-                &spec.source,
-                span,
-                format!("`version`: {e}"),
-            ))
-        })?;
+        let default_image = default_image(spec, "node", &version)?;
 
         Ok(Conventions {
             package_manager: "npm",

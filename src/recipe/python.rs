@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{Conventions, Recipe, cache, resolve_manifests, shell_word, version_file};
+use super::{
+    Conventions, Probe, Recipe, cache, default_image, resolve_manifests, shell_word, version_file,
+};
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, SourceText};
 use crate::plan::Sharing;
-use crate::reference::ImageRef;
 use crate::spec::{Command, Spec};
 
 pub struct Python;
@@ -16,27 +17,23 @@ pub struct Python;
 const DEFAULT_VERSION: &str = "3.12";
 const VENV: &str = "/opt/venv";
 const DEFAULT_MANIFESTS: &[&str] = &["requirements.txt"];
-/// Lockfiles of tools without a recipe yet: seen, so the error can say what is missing.
-const OTHER_TOOLS: &[(&str, &str)] = &[
-    ("uv.lock", "uv"),
-    ("poetry.lock", "poetry"),
-    ("Pipfile", "pipenv"),
-    ("pdm.lock", "pdm"),
-];
 const START_FILES: &[&str] = &["main.py", "app.py"];
+const PROBE: Probe = Probe {
+    defaults: DEFAULT_MANIFESTS,
+    always: &[],
+    version_files: &[".python-version"],
+    other_tools: &[
+        ("uv.lock", "uv"),
+        ("poetry.lock", "poetry"),
+        ("Pipfile", "pipenv"),
+        ("pdm.lock", "pdm"),
+    ],
+    start_files: START_FILES,
+};
 
 impl Recipe for Python {
     fn probe(&self, spec: &Spec) -> Vec<String> {
-        let mut p: Vec<String> = match &spec.manifests {
-            Some(list) => list.iter().map(|m| m.value.clone()).collect(),
-            None => DEFAULT_MANIFESTS.iter().map(|s| s.to_string()).collect(),
-        };
-        p.push(".python-version".into());
-        p.extend(OTHER_TOOLS.iter().map(|(f, _)| f.to_string()));
-        if spec.app.iter().any(|a| a.value == ".") {
-            p.extend(START_FILES.iter().map(|s| s.to_string()));
-        }
-        p
+        PROBE.patterns(spec)
     }
 
     fn files_to_read(&self, _spec: &Spec, listed: &[&str]) -> Vec<String> {
@@ -64,7 +61,7 @@ impl Recipe for Python {
         }
         let (patterns, manifests) = resolve_manifests(spec, ctx, DEFAULT_MANIFESTS)?;
         if manifests.is_empty() {
-            let other = OTHER_TOOLS.iter().find(|(f, _)| ctx.exists(f));
+            let other = PROBE.other_tool(ctx);
             let d = Diagnostic::at(
                 &spec.source,
                 spec.language.span.clone(),
@@ -119,14 +116,7 @@ impl Recipe for Python {
             .map(|v| v.value.clone())
             .or_else(|| version_file(ctx, ".python-version"))
             .unwrap_or_else(|| DEFAULT_VERSION.to_string());
-        let default_image = ImageRef::parse(&format!("python:{version}-slim")).map_err(|e| {
-            let span = spec.version.as_ref().map_or(0..0, |v| v.span.clone());
-            Diagnostics::from(Diagnostic::at(
-                &spec.source,
-                span,
-                format!("`version`: {e}"),
-            ))
-        })?;
+        let default_image = default_image(spec, "python", &version)?;
 
         let start = START_FILES.iter().find(|f| ctx.exists(f));
         let run = start.map(|f| Command::Exec(vec!["python3".into(), f.to_string()]));
