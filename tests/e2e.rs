@@ -399,7 +399,22 @@ fn express(kind: Kind) {
     let e = engine(kind);
     let ws = Workspace::example("express", kind, NODE_BASE);
     let tag = format!("strata-e2e/express:{}", kind.id());
+    // Host artefacts: ignored by .dockerignore (node_modules is also never copied over the install).
+    ws.write(
+        "node_modules/left-over/index.js",
+        "module.exports = 'host';\n",
+    );
+    ws.write("notes.secret", "do not ship\n");
+    ws.write(
+        ".dockerignore",
+        &format!("{}*.secret\n", ws.read(".dockerignore")),
+    );
     e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert_eq!(
+        e.run_output(&tag, &["sh", "-c", "ls /app/node_modules/left-over /app/notes.secret 2>&1 | wc -l; ls /app/node_modules/express/package.json"]),
+        "2\n/app/node_modules/express/package.json",
+        "ignored files stay out of the image, the installed modules stay in"
+    );
     assert_eq!(e.serve(&tag, 3000), r#"{"Hello":"World"}"#);
     assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
     assert!(
