@@ -4,8 +4,8 @@
 # through it with `docker buildx build -f examples/<name>/strata.toml`, run it and call it.
 #
 # The examples use the official base images (python:3.12-slim, node:22-slim). Where no registry is
-# reachable (this project's CI machines) the demo builds a copy of the example whose spec names a
-# local base image instead, and says so.
+# reachable (this project's CI machines) the demo replaces the base image with a local one through a
+# named context (`--build-context python:3.12-slim=docker-image://…`), the spec untouched, and says so.
 set -euo pipefail
 example=${1:-fastapi}
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,22 +20,19 @@ eval "$("$root/scripts/docker-env.sh" 26)"
 "$root/scripts/frontend-image.sh" local/strata:dev
 
 dir=$root/examples/$example
+replace=()
 if ! docker image inspect "$official" >/dev/null 2>&1 && ! docker pull -q "$official" >/dev/null 2>&1; then
   local_base=local/strata-$flavor:test
-  echo "demo: $official cannot be pulled here; building with base = \"$local_base\" instead"
+  echo "demo: $official cannot be pulled here; replacing it with $local_base (--build-context)"
   "$root/scripts/base-images.sh" 26 "$flavor"
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  cp -r "$dir" "$tmp/$example"
-  dir=$tmp/$example
-  sed -i "1a base = \"$local_base\"" "$dir/strata.toml"
+  replace=(--build-context "$official=docker-image://$local_base")
 fi
 
 tag=strata-examples/$example:dev
-docker buildx build -t "$tag" -f "$dir/strata.toml" "$dir"
+docker buildx build "${replace[@]}" -t "$tag" -f "$dir/strata.toml" "$dir"
 
 id=$(docker run -d --rm "$tag")
-trap 'docker rm -f "$id" >/dev/null 2>&1 || true; rm -rf "${tmp:-/nonexistent}"' EXIT
+trap 'docker rm -f "$id" >/dev/null 2>&1 || true' EXIT
 ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$id")
 for _ in $(seq 1 50); do
   if body=$(curl -fsS "http://$ip:$port/" 2>/dev/null); then

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::StageName;
 use crate::platform::Platform;
+use crate::reference::ImageRef;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResolveMode {
@@ -82,6 +83,9 @@ pub struct BuildOptions {
     /// Names of the local sources holding the spec and the context (`dockerfilekey`, `contextkey`).
     pub dockerfile_local: String,
     pub context_local: String,
+    /// Named contexts (`--build-context NAME=docker-image://REF`), by name: replacements for the
+    /// base images the spec or a recipe names.
+    pub named_contexts: BTreeMap<String, ImageRef>,
     /// Per-local session overrides (`local-sessionid:<name>`).
     pub local_sessions: BTreeMap<String, String>,
     /// Options this version does not know; the caller reports them as warnings.
@@ -104,6 +108,7 @@ impl Default for BuildOptions {
             hostname: None,
             dockerfile_local: "dockerfile".into(),
             context_local: "context".into(),
+            named_contexts: BTreeMap::new(),
             local_sessions: BTreeMap::new(),
             ignored: Vec::new(),
         }
@@ -144,6 +149,7 @@ const PASSIVE_PREFIXES: &[&str] = &["attest:", "vcs:", "input-metadata:", "input
 pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Diagnostics> {
     let mut o = BuildOptions::default();
     let mut diags = Vec::new();
+    let mut platform_contexts = Vec::new();
     let unsupported = |key: &str, what: &str| {
         Diagnostic::option(key, format!("{what} is not supported by Strata yet"))
     };
@@ -164,11 +170,18 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
             o.local_sessions.insert(name.to_string(), value.clone());
             continue;
         }
-        if key.starts_with("context:") {
-            diags.push(
-                unsupported(key, "a named build context (`--build-context`)")
-                    .help("remove the --build-context option"),
-            );
+        if let Some(name) = key.strip_prefix("context:") {
+            // `NAME::PLATFORM` keys are per-platform variants; the plain key serves every platform.
+            if name.contains("::") {
+                platform_contexts.push((key.to_string(), value.clone()));
+                continue;
+            }
+            match named_context(key, value) {
+                Ok(r) => {
+                    o.named_contexts.insert(name.to_string(), r);
+                }
+                Err(d) => diags.push(d),
+            }
             continue;
         }
         match key {
@@ -330,11 +343,41 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
             _ => o.ignored.push(key.to_string()),
         }
     }
+    // A per-platform named context wins over the plain one for that platform.
+    let target = o.platform.as_ref().map(Platform::to_string);
+    for (key, value) in platform_contexts {
+        let rest = &key["context:".len()..];
+        let Some((name, platform)) = rest.split_once("::") else {
+            continue;
+        };
+        let wanted = Platform::parse(platform).map(|p| p.to_string()).ok();
+        if wanted.is_some() && wanted == target {
+            match named_context(&key, &value) {
+                Ok(r) => {
+                    o.named_contexts.insert(name.to_string(), r);
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+    }
     if diags.is_empty() {
         Ok(o)
     } else {
         Err(Diagnostics(diags))
     }
+}
+
+/// A named context's value: Strata's stages start from images, so an image is what it can stand for.
+fn named_context(key: &str, value: &str) -> Result<ImageRef, Diagnostic> {
+    let Some(reference) = value.strip_prefix("docker-image://") else {
+        let kind = value.split_once("://").map_or(value, |(scheme, _)| scheme);
+        return Err(Diagnostic::option(
+            key,
+            format!("a named context from `{kind}` is not supported: Strata can replace an image only"),
+        )
+        .help("use `--build-context NAME=docker-image://IMAGE`, where NAME is the image the spec names"));
+    };
+    ImageRef::parse(reference).map_err(|e| Diagnostic::option(key, e))
 }
 
 #[cfg(test)]
@@ -414,8 +457,8 @@ mod tests {
                 "build option `image-resolve-mode`: unknown resolve mode",
             ),
             (
-                ("context:base", "docker-image://x"),
-                "build option `context:base`: a named build context",
+                ("context:python:3.12-slim", "local:ctx"),
+                "build option `context:python:3.12-slim`: a named context from `local:ctx` is not supported",
             ),
             (
                 ("shm-size", "1024"),
@@ -426,6 +469,31 @@ mod tests {
             let err = parse_options(&opts(&[(k, v)])).unwrap_err().to_string();
             assert!(err.starts_with(expected), "{k}={v}: {err}");
         }
+    }
+
+    #[test]
+    fn named_contexts_replace_images_per_platform() {
+        let o = parse_options(&opts(&[
+            ("context:python:3.12-slim", "docker-image://local/py:1"),
+            (
+                "context:node:22-slim::linux/arm64",
+                "docker-image://local/node:arm",
+            ),
+            (
+                "context:node:22-slim::linux/amd64",
+                "docker-image://local/node:amd",
+            ),
+            ("platform", "linux/amd64"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            o.named_contexts["python:3.12-slim"].to_string(),
+            "docker.io/local/py:1"
+        );
+        assert_eq!(
+            o.named_contexts["node:22-slim"].to_string(),
+            "docker.io/local/node:amd"
+        );
     }
 
     #[test]

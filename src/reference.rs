@@ -91,6 +91,26 @@ impl ImageRef {
         self
     }
 
+    /// The short form Docker prints (`python:3.12-slim`, `ghcr.io/org/app:1`): the key of a named
+    /// context (`--build-context python:3.12-slim=…`), where a `:latest` tag is left out.
+    pub fn familiar(&self) -> String {
+        let path = match (self.domain.as_str(), self.path.strip_prefix("library/")) {
+            ("docker.io", Some(short)) => short.to_string(),
+            ("docker.io", None) => self.path.clone(),
+            (domain, _) => format!("{domain}/{}", self.path),
+        };
+        let mut out = path;
+        if let Some(tag) = self.tag.as_deref().filter(|t| *t != "latest") {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
+    }
+
     /// This reference pinned to `digest` (kept alongside the tag, like `name:tag@sha256:…`).
     pub fn pinned(&self, digest: &str) -> ImageRef {
         ImageRef {
@@ -186,6 +206,15 @@ mod tests {
                 .to_string(),
             format!("docker.io/library/python:3.12@{d}")
         );
+    }
+
+    #[test]
+    fn familiar_names_key_named_contexts() {
+        let f = |s: &str| ImageRef::parse(s).unwrap().familiar();
+        assert_eq!(f("docker.io/library/python:3.12-slim"), "python:3.12-slim");
+        assert_eq!(f("node:latest"), "node");
+        assert_eq!(f("local/strata-python:test"), "local/strata-python:test");
+        assert_eq!(f("ghcr.io/a/b:1"), "ghcr.io/a/b:1");
     }
 
     #[test]

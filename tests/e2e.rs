@@ -506,6 +506,24 @@ fn errors(kind: Kind) {
     );
 }
 
+/// The unmodified example, its official base image replaced by a named context, as a user without
+/// registry access (or with a mirror) would build it.
+#[test]
+fn docker26_build_context_replaces_the_base_image() {
+    let e = engine(Kind::Docker26);
+    let dir = repo().join("examples/fastapi");
+    let replace = format!("python:3.12-slim=docker-image://{PYTHON_BASE}");
+    let tag = "strata-e2e/fastapi-context:26";
+    let b = e.build_ok(&dir, "strata.toml", tag, &["--build-context", &replace]);
+    assert!(
+        b.log
+            .contains(&format!("[base] FROM docker.io/{PYTHON_BASE}")),
+        "{}",
+        b.log
+    );
+    assert_eq!(e.serve(tag, 80), r#"{"Hello":"World"}"#);
+}
+
 /// `docker buildx bake` with the examples' bake file builds both through the frontend.
 #[test]
 fn docker26_bake() {

@@ -432,3 +432,26 @@ fn a_context_given_as_an_input_is_used() {
     let summary = copy.summary();
     assert!(summary.contains("/requirements.txt"), "{summary}");
 }
+
+#[test]
+fn a_named_context_replaces_a_base_image() {
+    let dir = example("fastapi");
+    let digest = format!("sha256:{}", "c".repeat(64));
+    let out = ok(bridge_for(&dir)
+        .opt(
+            "context:python:3.12-slim",
+            "docker-image://local/strata-python:test",
+        )
+        .image("local/strata-python:test", Some(&digest), PYTHON_CONFIG));
+    assert_eq!(out.resolves[0].r#ref, "docker.io/local/strata-python:test");
+    let g = out.result_graph().unwrap();
+    let from = g.find("[base] FROM").unwrap();
+    assert_eq!(
+        from.identifier().unwrap(),
+        format!("docker-image://docker.io/local/strata-python:test@{digest}")
+    );
+    assert_eq!(
+        error(bridge_for(&dir).opt("context:python:3.12-slim", "docker-image://local/missing:1")),
+        "build option `context:python:3.12-slim`: cannot resolve image `docker.io/local/missing:1`: docker.io/local/missing:1: not found"
+    );
+}

@@ -549,7 +549,9 @@ async fn resolve_image(
     options: &BuildOptions,
     spec: &Spec,
 ) -> Result<ResolvedImage, Failure> {
-    let name = image.clone().with_default_tag().to_string();
+    let replacement = options.named_contexts.get(&image.familiar()).cloned();
+    let actual = replacement.clone().unwrap_or_else(|| image.clone());
+    let name = actual.clone().with_default_tag().to_string();
     let response = bridge
         .client
         .resolve_image_config(gw::ResolveImageConfigRequest {
@@ -567,26 +569,40 @@ async fn resolve_image(
         })
         .await
         .map_err(|s| {
-            // Point at the spec key that named the image, when one did.
+            let message = format!(
+                "cannot resolve image `{name}`: {}",
+                scrub_host_paths(s.message())
+            );
+            if replacement.is_some() {
+                let option = format!("context:{}", image.familiar());
+                return Failure::new(Diagnostic::option(option, message));
+            }
+            // Point at the spec key that named the image; a default image comes from `version` (or
+            // the language's default version).
             let from_spec = [&spec.base, &spec.runtime]
                 .into_iter()
                 .flatten()
                 .find(|l| l.value == *image);
-            let message = format!("cannot resolve image `{name}`: {}", scrub_host_paths(s.message()));
-            // A default image comes from `version` (or the language's default version).
             let (span, help) = match from_spec {
-                Some(l) => (l.span.clone(), "check the name and tag, and that the image exists locally or in its registry"),
+                Some(l) => (
+                    l.span.clone(),
+                    "check the name and tag, and that the image exists locally or in its registry",
+                ),
                 None => (
-                    spec.version.as_ref().map_or(spec.language.span.clone(), |v| v.span.clone()),
-                    "this is the default image for the language and version; set `base` to an image this builder can pull",
+                    spec.version
+                        .as_ref()
+                        .map_or(spec.language.span.clone(), |v| v.span.clone()),
+                    "this is the default image for the language and version; set `base` to an image this builder can pull, or replace it with `--build-context`",
                 ),
             };
-            Failure::new(Diagnostic::at(&spec.source, span, message).help(help)).with_source(&spec.source)
+            Failure::new(Diagnostic::at(&spec.source, span, message).help(help))
+                .with_source(&spec.source)
         })?
         .into_inner();
     let config = ImageConfig::parse(&response.config)
         .map_err(|e| Failure::new(Diagnostic::plain(format!("image `{name}`: {e}"))))?;
     Ok(ResolvedImage {
+        replacement,
         digest: Some(response.digest).filter(|d| !d.is_empty()),
         config,
     })

@@ -21,6 +21,8 @@ use crate::spec::{Command, SecretTarget};
 /// A base image as the daemon resolved it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResolvedImage {
+    /// The image to use instead, when a named context (`--build-context`) replaced it.
+    pub replacement: Option<ImageRef>,
     /// Pins the image when the daemon returned one (Docker's local image store returns none).
     pub digest: Option<String>,
     pub config: ImageConfig,
@@ -189,6 +191,7 @@ impl Lowerer<'_, '_> {
             .get(reference)
             .cloned()
             .unwrap_or_default();
+        let reference = resolved.replacement.as_ref().unwrap_or(reference);
         let pinned = match &resolved.digest {
             Some(d) if reference.digest.is_none() => reference.pinned(d),
             _ => reference.clone(),

@@ -107,6 +107,7 @@ fn lower_with(
             (
                 r.clone(),
                 ResolvedImage {
+                    replacement: None,
                     digest: None,
                     config: base_config(),
                 },
@@ -310,6 +311,7 @@ fn a_pinned_digest_is_used_when_the_daemon_returns_one() {
             (
                 r.clone(),
                 ResolvedImage {
+                    replacement: None,
                     digest: Some(digest.clone()),
                     config: ImageConfig::default(),
                 },
