@@ -455,3 +455,29 @@ fn a_named_context_replaces_a_base_image() {
         "build option `context:python:3.12-slim`: cannot resolve image `docker.io/local/missing:1`: docker.io/local/missing:1: not found"
     );
 }
+
+#[test]
+fn unknown_options_become_warnings_where_the_daemon_shows_them() {
+    let dir = example("fastapi");
+    let out = ok(bridge_for(&dir).opt("some-future-option", "1"));
+    assert_eq!(out.warnings.len(), 1, "{}", out.report());
+    let w = &out.warnings[0];
+    assert_eq!(
+        String::from_utf8_lossy(&w.short),
+        "build option `some-future-option` is not known to this Strata version and was ignored"
+    );
+    let spec_load = out.solves[0].graph.as_ref().unwrap().result();
+    assert_eq!(
+        w.digest, spec_load.digest,
+        "shown under the vertex that loaded the spec"
+    );
+    // BuildKit v0.8 has no Warn: nothing is sent, the build goes on.
+    let out = ok(bridge_for(&dir)
+        .caps(CapsProfile::V0_8)
+        .opt("some-future-option", "1"));
+    assert!(
+        !out.calls.iter().any(|c| c.method == "Warn"),
+        "{}",
+        out.report()
+    );
+}

@@ -224,10 +224,22 @@ impl Bridge {
     async fn local(
         &mut self,
         name: &str,
-        mut attrs: BTreeMap<String, String>,
+        attrs: BTreeMap<String, String>,
         session: Option<&String>,
         title: &str,
     ) -> Result<String, tonic::Status> {
+        let (def, _) = self.local_definition(name, attrs, session, title);
+        self.solve(def, &BuildOptions::default()).await
+    }
+
+    /// A definition holding one local source, and that source's vertex digest.
+    fn local_definition(
+        &self,
+        name: &str,
+        mut attrs: BTreeMap<String, String>,
+        session: Option<&String>,
+        title: &str,
+    ) -> (pb::Definition, String) {
         if let Some(s) = session.or(self.session.as_ref()) {
             attrs.insert("local.session".into(), s.clone());
         }
@@ -238,8 +250,20 @@ impl Bridge {
             None,
             crate::llb::Vertex::named(title),
         );
-        let def = graph.definition(&state, Vec::new());
-        self.solve(def, &BuildOptions::default()).await
+        (graph.definition(&state, Vec::new()), state.digest)
+    }
+
+    /// A warning under the given vertex in the build output (BuildKit v0.10+ only).
+    async fn warn(&mut self, vertex: &str, message: &str) {
+        let request = gw::WarnRequest {
+            digest: vertex.to_string(),
+            level: 1,
+            short: message.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        if let Err(e) = self.client.warn(request).await {
+            warn!("could not send a warning to BuildKit: {e}");
+        }
     }
 
     async fn read_file(&mut self, reference: &str, path: &str) -> Result<Vec<u8>, tonic::Status> {
@@ -360,7 +384,18 @@ async fn build(
         read_spec(bridge, &options, inputs.get("dockerfile")),
         read_context_file(&mut second, &context, ".dockerignore"),
     );
-    let (text, spec_ignore) = spec_files?;
+    let SpecFiles {
+        text,
+        ignore: spec_ignore,
+        vertex: spec_vertex,
+    } = spec_files?;
+    if caps.has_api("gateway.warnings") {
+        for key in &options.ignored {
+            let message =
+                format!("build option `{key}` is not known to this Strata version and was ignored");
+            bridge.warn(&spec_vertex, &message).await;
+        }
+    }
     let text = String::from_utf8(text).map_err(|_| {
         Failure::new(Diagnostic::option(
             "filename",
@@ -436,24 +471,32 @@ async fn read_spec(
     bridge: &mut Bridge,
     options: &BuildOptions,
     input: Option<&pb::Definition>,
-) -> Result<(Vec<u8>, Option<Vec<u8>>), Failure> {
+) -> Result<SpecFiles, Failure> {
     let filename = &options.filename;
-    let spec_ref = match input {
-        Some(def) => bridge.solve(def.clone(), options).await,
+    let (def, vertex) = match input {
+        Some(def) => {
+            let last = def
+                .def
+                .last()
+                .and_then(|b| <pb::Op as prost::Message>::decode(b.as_slice()).ok());
+            let vertex = last.and_then(|op| op.inputs.first().map(|i| i.digest.clone()));
+            (def.clone(), vertex.unwrap_or_default())
+        }
         None => {
             let wanted = vec![filename.clone(), format!("{filename}.dockerignore")];
             let session = options.local_sessions.get(&options.dockerfile_local);
-            bridge
-                .local(
-                    &options.dockerfile_local,
-                    local_attrs(&wanted, &[], "dockerfile"),
-                    session,
-                    &format!("[internal] load build definition from {filename}"),
-                )
-                .await
+            bridge.local_definition(
+                &options.dockerfile_local,
+                local_attrs(&wanted, &[], "dockerfile"),
+                session,
+                &format!("[internal] load build definition from {filename}"),
+            )
         }
-    }
-    .map_err(|s| Failure::daemon(format!("loading {filename}"), &s))?;
+    };
+    let spec_ref = bridge
+        .solve(def, options)
+        .await
+        .map_err(|s| Failure::daemon(format!("loading {filename}"), &s))?;
     let text = bridge.read_file(&spec_ref, filename).await.map_err(|_| {
         Failure::new(
             Diagnostic::option(
@@ -467,7 +510,19 @@ async fn read_spec(
         .read_file(&spec_ref, &format!("{filename}.dockerignore"))
         .await
         .ok();
-    Ok((text, ignore))
+    Ok(SpecFiles {
+        text,
+        ignore,
+        vertex,
+    })
+}
+
+struct SpecFiles {
+    text: Vec<u8>,
+    /// `<spec>.dockerignore`, when there is one.
+    ignore: Option<Vec<u8>>,
+    /// The vertex that loaded the spec: warnings about the build definition go under it.
+    vertex: String,
 }
 
 /// A single optional file from the context (`.dockerignore`): `None` when it does not exist.
