@@ -48,6 +48,8 @@ pub enum ExtraMount {
         id: String,
         required: bool,
     },
+    /// The client's SSH agent socket; skipped when the client forwards none.
+    SshAgent { target: String, id: String },
 }
 
 /// An exec op: a command over a root filesystem, with cache and secret mounts.
@@ -185,6 +187,20 @@ impl Graph {
                         gid: 0,
                         mode: 0o400,
                         optional: !required,
+                    }),
+                    ..Default::default()
+                },
+                ExtraMount::SshAgent { target, id } => pb::Mount {
+                    input: -1,
+                    dest: target.clone(),
+                    output: -1,
+                    mount_type: pb::MountType::Ssh as i32,
+                    ssh_opt: Some(pb::SshOpt {
+                        id: id.clone(),
+                        uid: 0,
+                        gid: 0,
+                        mode: 0o600,
+                        optional: true,
                     }),
                     ..Default::default()
                 },

@@ -104,6 +104,9 @@ pub struct RunStep {
     pub env: BTreeMap<String, String>,
     pub caches: Vec<CacheMount>,
     pub secrets: Vec<Secret>,
+    /// Offers the client's SSH agent (`--ssh default`) to the step when there is one, for
+    /// dependencies fetched over SSH (private git repositories).
+    pub ssh_agent: bool,
     /// The spec text this step comes from, for error snippets when it fails.
     pub origin: Option<Range<usize>>,
 }
@@ -222,6 +225,12 @@ impl Plan {
                             };
                             let _ =
                                 writeln!(out, "      cache {} (id {}, {sharing})", c.target, c.id);
+                        }
+                        if r.ssh_agent {
+                            let _ = writeln!(
+                                out,
+                                "      ssh agent, if the build is given one (--ssh default)"
+                            );
                         }
                         for s in &r.secrets {
                             let _ = match &s.target {

@@ -589,8 +589,44 @@ fn docker26_bake() {
     );
 }
 
+/// An ssh-agent on a private socket, stopped on drop.
+struct SshAgent {
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+impl SshAgent {
+    fn start(dir: &Path) -> SshAgent {
+        let socket = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("ssh-agent (Debian's openssh-client) runs");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !socket.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "ssh-agent did not create {}",
+                socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        SshAgent { child, socket }
+    }
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// `[[secret]]` reaches the install step (as an environment variable, natively on BuildKit v0.12+
-/// and through a file mount before) and nowhere else.
+/// and through a file mount before) and nowhere else; `--ssh default` reaches it too.
 fn secrets(kind: Kind) {
     let e = engine(kind);
     let ws = Workspace::empty(&format!("secret-{}", kind.id()));
@@ -601,18 +637,20 @@ fn secrets(kind: Kind) {
         "strata.toml",
         &format!(
             "# syntax={FRONTEND}\nlanguage = \"python\"\nbase = \"{PYTHON_BASE}\"\nrun = \"true\"\n\
-             install = \"test \\\"$TOKEN\\\" = sekret && test \\\"$(cat /etc/token)\\\" = sekret && mkdir -p /opt/venv\"\n\
+             install = \"test \\\"$TOKEN\\\" = sekret && test \\\"$(cat /etc/token)\\\" = sekret && test -S \\\"$SSH_AUTH_SOCK\\\" && mkdir -p /opt/venv\"\n\
              [[secret]]\nid = \"token\"\nenv = \"TOKEN\"\nrequired = true\n\
              [[secret]]\nid = \"token\"\ntarget = \"/etc/token\"\n"
         ),
     );
     let src = format!("id=token,src={}", ws.dir.join("token.txt").display());
     let tag = format!("strata-e2e/secret:{}", kind.id());
+    let agent = SshAgent::start(&ws.dir);
+    let ssh = format!("default={}", agent.socket.display());
     e.build_ok(
         &ws.dir,
         "strata.toml",
         &tag,
-        &["--secret", &src, "--no-cache"],
+        &["--secret", &src, "--ssh", &ssh, "--no-cache"],
     );
     let inside = e.run_output(
         &tag,
@@ -622,9 +660,22 @@ fn secrets(kind: Kind) {
         !inside.contains("sekret"),
         "the secret leaked into the image: {inside}"
     );
-    // A required secret that is not supplied fails the build.
-    let b = e.build(&ws.dir, "strata.toml", &tag, &["--no-cache"]);
+    // A required secret that is not supplied fails the build; so does the check for the agent when
+    // no --ssh is given (the optional mount is skipped, the build is not refused).
+    let b = e.build(&ws.dir, "strata.toml", &tag, &["--ssh", &ssh, "--no-cache"]);
     assert!(!b.ok, "a missing required secret must fail:\n{}", b.log);
+    let b = e.build(
+        &ws.dir,
+        "strata.toml",
+        &tag,
+        &["--secret", &src, "--no-cache"],
+    );
+    assert!(!b.ok, "without --ssh there is no agent socket:\n{}", b.log);
+    assert!(
+        b.log.contains("test -S"),
+        "the build ran and failed at the socket check:\n{}",
+        b.log
+    );
 }
 
 #[test]

@@ -18,6 +18,8 @@ use crate::platform::Platform;
 use crate::reference::ImageRef;
 use crate::spec::{Command, SecretTarget};
 
+const SSH_AGENT: &str = "/run/buildkit/ssh_agent.0";
+
 /// A base image as the daemon resolved it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ResolvedImage {
@@ -277,6 +279,15 @@ impl Lowerer<'_, '_> {
                     ));
                 }
             }
+        }
+        if run.ssh_agent {
+            // Where and how Dockerfile `RUN --mount=type=ssh` offers it. Without `--ssh` the mount
+            // is skipped and clients find no agent at SSH_AUTH_SOCK, as they would find none unset.
+            mounts.push(ExtraMount::SshAgent {
+                target: SSH_AGENT.into(),
+                id: "default".into(),
+            });
+            env.set("SSH_AUTH_SOCK", SSH_AGENT);
         }
         let command = format!("{prelude}{}", run.command);
         let cwd = if stage == StageName::Base {

@@ -178,6 +178,24 @@ fn the_install_step_depends_on_a_manifests_only_context() {
 }
 
 #[test]
+fn install_and_build_steps_are_offered_the_ssh_agent() {
+    let ops = Ops::of(&fastapi(&[], &Caps::baseline()).definition);
+    let exec = ops.exec(ops.find("pip install"));
+    let ssh = exec
+        .mounts
+        .iter()
+        .find(|m| m.mount_type == pb::MountType::Ssh as i32)
+        .expect("an ssh mount");
+    assert_eq!(ssh.dest, "/run/buildkit/ssh_agent.0");
+    assert!(
+        ssh.ssh_opt.as_ref().unwrap().optional,
+        "builds without --ssh must not fail"
+    );
+    let env = &exec.meta.as_ref().unwrap().env;
+    assert!(env.contains(&"SSH_AUTH_SOCK=/run/buildkit/ssh_agent.0".to_string()));
+}
+
+#[test]
 fn the_source_is_copied_after_the_install() {
     let ops = Ops::of(&fastapi(&[], &Caps::current()).definition);
     let install = ops.find("pip install");

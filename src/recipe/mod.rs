@@ -274,6 +274,7 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
                 env: build_env.clone(),
                 caches: conv.caches.clone(),
                 secrets: spec.secrets.clone(),
+                ssh_agent: true,
                 origin: Some(install_origin),
             }),
         ],
@@ -310,6 +311,7 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
             env: build_env.clone(),
             caches: conv.caches.clone(),
             secrets: Vec::new(),
+            ssh_agent: true,
             origin: Some(origin.clone()),
         }));
         if let (Some(after), None) = (&conv.after_build, &spec.install) {
@@ -318,6 +320,7 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
                 env: build_env.clone(),
                 caches: conv.caches.clone(),
                 secrets: Vec::new(),
+                ssh_agent: true,
                 origin: Some(origin),
             }));
         }
@@ -402,6 +405,7 @@ else echo 'strata: packages need apt-get or apk in the image' >&2; exit 1; fi"
             cache("/var/lib/apt/lists", spec, "apt-lists", Sharing::Locked),
         ],
         secrets: Vec::new(),
+        ssh_agent: false,
         origin: None,
     })
 }
