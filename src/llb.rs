@@ -375,7 +375,7 @@ impl Graph {
 
 /// The copy options of a Dockerfile `COPY` from a context: follow the source symlink, copy a
 /// directory's contents, create the destination, keep modes and timestamps.
-pub fn context_copy(src: &str, dest: &str) -> pb::FileActionCopy {
+pub fn copy_action(src: &str, dest: &str) -> pb::FileActionCopy {
     pb::FileActionCopy {
         src: src.to_string(),
         dest: dest.to_string(),
@@ -417,12 +417,7 @@ mod tests {
             Vertex::named("ctx"),
         );
         assert_eq!(ctx, again);
-        let copied = g.copy(
-            &img,
-            &ctx,
-            context_copy("/", "/app/"),
-            Vertex::named("copy"),
-        );
+        let copied = g.copy(&img, &ctx, copy_action("/", "/app/"), Vertex::named("copy"));
         let unused = g.source(
             "docker-image://docker.io/library/busybox:1",
             BTreeMap::new(),

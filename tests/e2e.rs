@@ -443,6 +443,43 @@ fn express(kind: Kind) {
     assert_eq!(e.serve(&tag, 3000), r#"{"Hello":"Edited"}"#);
 }
 
+/// `runtime` names a different image: it receives the virtualenv and the app from the build stage.
+fn separate_runtime(kind: Kind) {
+    let e = engine(kind);
+    let runtime = "local/strata-python:runtime";
+    let tagged = e.docker(&["tag", PYTHON_BASE, runtime]);
+    assert!(tagged.status.success());
+    let ws = Workspace::example("fastapi", kind, PYTHON_BASE);
+    let spec = ws.read("strata.toml");
+    ws.write(
+        "strata.toml",
+        &spec.replacen("\n", &format!("\nruntime = \"{runtime}\"\n"), 1),
+    );
+    let tag = format!("strata-e2e/fastapi-runtime:{}", kind.id());
+    let b = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert!(
+        b.log.contains("[runtime 1/2] copy /opt/venv from build"),
+        "{}",
+        b.log
+    );
+    assert!(
+        b.log.contains("[runtime 2/2] copy /code from build"),
+        "{}",
+        b.log
+    );
+    assert_eq!(e.serve(&tag, 80), r#"{"Hello":"World"}"#);
+}
+
+#[test]
+fn docker26_separate_runtime() {
+    separate_runtime(Kind::Docker26);
+}
+
+#[test]
+fn docker20_separate_runtime() {
+    separate_runtime(Kind::Docker20);
+}
+
 /// Broken specs: the message a user sees names the file, line and column and says what to do.
 fn errors(kind: Kind) {
     let e = engine(kind);

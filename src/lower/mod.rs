@@ -129,7 +129,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
                         lowerer.graph.copy(
                             &current.state,
                             &src.state,
-                            llb::context_copy(path, &copy.dest),
+                            llb::copy_action(path, &copy.dest),
                             vertex,
                         )
                     }
@@ -361,7 +361,7 @@ impl Lowerer<'_, '_> {
                     },
                 );
                 self.graph
-                    .copy(onto, &src, llb::context_copy("/", &dest_dir), vertex)
+                    .copy(onto, &src, llb::copy_action("/", &dest_dir), vertex)
             }
             Context::Input(def) => {
                 let src = match &self.context_state {
@@ -393,7 +393,7 @@ impl Lowerer<'_, '_> {
                     } else {
                         (format!("/{path}"), format!("{dest_dir}{path}"))
                     };
-                    let mut copy = llb::context_copy(&src_path, &dest_path);
+                    let mut copy = llb::copy_action(&src_path, &dest_path);
                     if patterns {
                         copy.exclude_patterns = sel.exclude.clone();
                     }
