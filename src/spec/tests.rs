@@ -223,3 +223,43 @@ fn a_byte_order_mark_is_accepted() {
     let spec = parse_str("\u{feff}# syntax=x\nlanguage = \"node\"\n").unwrap();
     assert_eq!(spec.language.value, Language::Node);
 }
+
+/// Mangled specs never panic: every input gets a spec or diagnostics (a cheap, deterministic fuzz).
+#[test]
+fn mangled_specs_are_errors_not_panics() {
+    let seeds = [
+        include_str!("../../examples/fastapi/strata.toml"),
+        include_str!("../../examples/express/strata.toml"),
+        "language = \"node\"\nbase = \"${A:-b}\"\n[[secret]]\nid = \"é\"\n[packages]\nbuild = [\"x\"]\n",
+    ];
+    let alphabet: Vec<char> = "\"'[]{}=.,#$:-\n\\ é/0a".chars().collect();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for round in 0..3000 {
+        let mut text: Vec<char> = seeds[round % seeds.len()].chars().collect();
+        for _ in 0..1 + next(4) {
+            let at = next(text.len() + 1);
+            match next(3) {
+                0 => text.insert(at, alphabet[next(alphabet.len())]),
+                1 if at < text.len() => {
+                    text.remove(at);
+                }
+                _ => text.truncate(at),
+            }
+        }
+        let text: String = text.into_iter().collect();
+        let args = BTreeMap::from([("A".to_string(), "1".to_string())]);
+        if let Ok(spec) = parse(SourceText::new("strata.toml", text.clone()), &args) {
+            let ctx = crate::recipe::tests::context(&[
+                ("requirements.txt", "-r x\n-e .\n"),
+                ("package.json", "{"),
+            ]);
+            let _ = crate::recipe::plan(&spec, &ctx);
+        }
+    }
+}
