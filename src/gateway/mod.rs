@@ -352,6 +352,8 @@ async fn build(
         .clone()
         .unwrap_or_else(|| build_platform.clone());
 
+    let started = std::time::Instant::now();
+    let lap = |what: &str| debug!("{what} done at {:?}", started.elapsed());
     let inputs: HashMap<String, pb::Definition> = if caps.has_api("frontend.inputs") {
         bridge
             .client
@@ -384,6 +386,7 @@ async fn build(
         read_spec(bridge, &options, inputs.get("dockerfile")),
         read_context_file(&mut second, &context, ".dockerignore"),
     );
+    lap("reading the spec and .dockerignore");
     let SpecFiles {
         text,
         ignore: spec_ignore,
@@ -418,6 +421,7 @@ async fn build(
         .unwrap_or_default();
 
     let ctx = probe_context(bridge, &spec, &context, ignore).await?;
+    lap("probing the context");
     let plan = recipe::plan(&spec, &ctx).map_err(|d| {
         let file = match d.first().map(|d| &d.location) {
             Some(crate::diag::Location::File { name, .. }) => Some(name.clone()),
@@ -440,6 +444,7 @@ async fn build(
         images.insert(image.clone(), resolved);
     }
 
+    lap("resolving images");
     let lowered = lower::lower(&LowerInput {
         plan: &plan,
         images: &images,
@@ -453,6 +458,7 @@ async fn build(
         .solve(lowered.definition, &options)
         .await
         .map_err(|s| Failure::daemon("solving the build", &s))?;
+    lap("solving");
     let mut metadata = HashMap::new();
     metadata.insert(
         "containerimage.config".to_string(),
