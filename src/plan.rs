@@ -98,8 +98,10 @@ pub struct CopyStep {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStep {
-    /// Shell command, run with `/bin/sh -c` in the workdir as root.
+    /// Shell command, run with `/bin/sh -c` as root.
     pub command: String,
+    /// Working directory: the workdir, or `/` for steps that come before anything is copied there.
+    pub cwd: String,
     /// Added to the inherited environment for this step only.
     pub env: BTreeMap<String, String>,
     pub caches: Vec<CacheMount>,

@@ -35,8 +35,9 @@ fn plan_shows_what_keys_the_install_and_the_caches() {
     );
     for expected in [
         "[base] FROM docker.io/library/python:3.12-slim",
-        "  1/2 copy requirements.txt to /code",
-        "  2/2 python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt",
+        "  1/3 python3 -m venv /opt/venv",
+        "  2/3 copy requirements.txt to /code",
+        "  3/3 /opt/venv/bin/pip install -r requirements.txt",
         "      cache /root/.cache/pip (id strata/pip, shared)",
         "  1/1 copy app to /code",
         "  cmd [\"uvicorn\",\"app.main:app\",\"--host\",\"0.0.0.0\",\"--port\",\"80\"]",
@@ -119,4 +120,18 @@ fn a_missing_directory_or_spec_is_a_clear_error() {
         "{err}"
     );
     assert!(Path::new(env!("CARGO_BIN_EXE_strata")).exists());
+}
+
+/// The README shows `strata plan examples/fastapi`; it must be what the command prints.
+#[test]
+fn the_readme_shows_the_real_plan() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("$ strata plan examples/fastapi\n")
+        .expect("the README shows the plan");
+    let block = &readme[start..];
+    let block = &block[block.find('\n').unwrap() + 1..block.find("```").unwrap()];
+    let out = strata(&["plan", "examples/fastapi"]);
+    assert_eq!(block, stdout(&out), "update the README's plan output");
 }

@@ -119,9 +119,13 @@ async fn run() -> i32 {
         client,
         session: env.session.clone(),
     };
-    let outcome = match bridge.ping().await {
-        Ok(caps) => build(&mut bridge, &env, &caps).await,
-        Err(f) => Err(f),
+    // Inputs (BuildKit v0.7+, so on every daemon we support) does not need Ping's answer: ask both
+    // at once to save a round trip.
+    let mut second = bridge.clone();
+    let (caps, inputs) = tokio::join!(bridge.ping(), second.inputs());
+    let outcome = match (caps, inputs) {
+        (Ok(caps), Ok(inputs)) => build(&mut bridge, &env, &caps, &inputs).await,
+        (Err(f), _) | (_, Err(f)) => Err(f),
     };
     let request = match outcome {
         Ok(result) => gw::ReturnRequest {
@@ -190,6 +194,16 @@ impl Bridge {
             api,
             llb: Caps::from_enabled(llb),
         })
+    }
+
+    /// LLB states the client passed instead of local directories (`context`, `dockerfile`).
+    async fn inputs(&mut self) -> Result<HashMap<String, pb::Definition>, Failure> {
+        match self.client.inputs(gw::InputsRequest {}).await {
+            Ok(r) => Ok(r.into_inner().definitions),
+            // A daemon without the call has no inputs to give.
+            Err(s) if s.code() == tonic::Code::Unimplemented => Ok(HashMap::new()),
+            Err(s) => Err(Failure::daemon("reading the frontend inputs", &s)),
+        }
     }
 
     async fn solve(
@@ -338,6 +352,7 @@ async fn build(
     bridge: &mut Bridge,
     env: &FrontendEnv,
     caps: &DaemonCaps,
+    inputs: &HashMap<String, pb::Definition>,
 ) -> Result<gw::Result, Failure> {
     let options = parse_options(&env.opts)?;
     for key in &options.ignored {
@@ -354,17 +369,6 @@ async fn build(
 
     let started = std::time::Instant::now();
     let lap = |what: &str| debug!("{what} done at {:?}", started.elapsed());
-    let inputs: HashMap<String, pb::Definition> = if caps.has_api("frontend.inputs") {
-        bridge
-            .client
-            .inputs(gw::InputsRequest {})
-            .await
-            .map_err(|s| Failure::daemon("reading the frontend inputs", &s))?
-            .into_inner()
-            .definitions
-    } else {
-        HashMap::new()
-    };
 
     // The context: a local directory BuildKit filters for us, or an LLB input.
     let context = match inputs.get("context") {

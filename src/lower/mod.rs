@@ -118,7 +118,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
                             (e.line as i32, e.column as i32),
                         ))
                     });
-                    lowerer.run(&current, run, stage.name, vertex)
+                    lowerer.run(&current, run, vertex)
                 }
                 Step::Copy(copy) => match &copy.from {
                     CopyFrom::Context(sel) => {
@@ -232,13 +232,7 @@ impl Lowerer<'_, '_> {
         }
     }
 
-    fn run(
-        &mut self,
-        on: &Built,
-        run: &crate::plan::RunStep,
-        stage: StageName,
-        vertex: Vertex,
-    ) -> State {
+    fn run(&mut self, on: &Built, run: &crate::plan::RunStep, vertex: Vertex) -> State {
         let opts = self.input.options;
         let caps = self.input.caps;
         let mut env = on.env.clone();
@@ -290,16 +284,11 @@ impl Lowerer<'_, '_> {
             env.set("SSH_AUTH_SOCK", SSH_AGENT);
         }
         let command = format!("{prelude}{}", run.command);
-        let cwd = if stage == StageName::Base {
-            "/".to_string()
-        } else {
-            self.input.plan.image.workdir.clone()
-        };
         let exec = Exec {
             root: Some(on.state.clone()),
             args: Command::Shell(command).argv(),
             env: env.to_list(),
-            cwd,
+            cwd: run.cwd.clone(),
             user: String::new(),
             mounts,
             secret_env,

@@ -144,7 +144,7 @@ fn the_install_step_depends_on_a_manifests_only_context() {
     let install = ops.find("pip install");
     assert_eq!(
         ops.name(install),
-        "[deps 2/2] python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt"
+        "[deps 3/3] /opt/venv/bin/pip install -r requirements.txt"
     );
     let locals = ops.local_sources_under(install);
     assert_eq!(locals.len(), 1, "the install sees one local source");
@@ -199,6 +199,10 @@ fn install_and_build_steps_are_offered_the_ssh_agent() {
 fn the_source_is_copied_after_the_install() {
     let ops = Ops::of(&fastapi(&[], &Caps::current()).definition);
     let install = ops.find("pip install");
+    // The virtualenv is made before (and without) the manifests: a dependency edit keeps it.
+    let venv = ops.find("[deps 1/3] python3 -m venv /opt/venv");
+    assert!(ops.local_sources_under(venv).is_empty());
+    assert!(ops.closure(install).contains(venv));
     let app_copy = ops.find("[build 1/1] copy app to /code");
     assert_eq!(ops.result, app_copy, "the runtime image is the build stage");
     let under_app = ops.closure(app_copy);
@@ -404,7 +408,7 @@ fn an_input_context_is_copied_path_by_path() {
     })
     .unwrap();
     let ops = Ops::of(&lowered.definition);
-    let copy = ops.find("[deps 1/2]");
+    let copy = ops.find("[deps 2/3]");
     let Some(pb::op::Op::File(f)) = &ops.ops[copy].op else {
         panic!()
     };

@@ -26,6 +26,9 @@ pub struct Conventions {
     pub manifest_patterns: Vec<String>,
     /// The files those patterns select, sorted: what keys the install.
     pub manifests: Vec<String>,
+    /// Runs before the manifests are copied, so its layer does not depend on them and survives a
+    /// dependency edit (e.g. creating the virtualenv).
+    pub prepare: Option<String>,
     pub install: String,
     pub caches: Vec<CacheMount>,
     /// Set in every step and in the image.
@@ -256,28 +259,42 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
         .install
         .as_ref()
         .map_or_else(|| spec.language.span.clone(), |i| i.span.clone());
+    let mut deps_steps = Vec::new();
+    if let Some(prepare) = &conv.prepare {
+        deps_steps.push(Step::Run(RunStep {
+            command: prepare.clone(),
+            cwd: "/".into(),
+            env: build_env.clone(),
+            caches: Vec::new(),
+            secrets: Vec::new(),
+            ssh_agent: false,
+            origin: Some(spec.language.span.clone()),
+        }));
+    }
+    deps_steps.extend([
+        Step::Copy(CopyStep {
+            from: CopyFrom::Context(ContextSelection {
+                include: conv.manifest_patterns.clone(),
+                exclude: ctx.ignore.clone(),
+                files: conv.manifests.clone(),
+                purpose: ContextPurpose::Manifests,
+            }),
+            dest: workdir.clone(),
+        }),
+        Step::Run(RunStep {
+            command: install,
+            cwd: workdir.clone(),
+            env: build_env.clone(),
+            caches: conv.caches.clone(),
+            secrets: spec.secrets.clone(),
+            ssh_agent: true,
+            origin: Some(install_origin),
+        }),
+    ]);
     stages.push(Stage {
         name: StageName::Deps,
         from: StageFrom::Stage(StageName::Base),
-        steps: vec![
-            Step::Copy(CopyStep {
-                from: CopyFrom::Context(ContextSelection {
-                    include: conv.manifest_patterns.clone(),
-                    exclude: ctx.ignore.clone(),
-                    files: conv.manifests.clone(),
-                    purpose: ContextPurpose::Manifests,
-                }),
-                dest: workdir.clone(),
-            }),
-            Step::Run(RunStep {
-                command: install,
-                env: build_env.clone(),
-                caches: conv.caches.clone(),
-                secrets: spec.secrets.clone(),
-                ssh_agent: true,
-                origin: Some(install_origin),
-            }),
-        ],
+        steps: deps_steps,
     });
 
     let app_include: Vec<String> = spec
@@ -308,6 +325,7 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
     if let Some((command, origin)) = build {
         build_steps.push(Step::Run(RunStep {
             command,
+            cwd: workdir.clone(),
             env: build_env.clone(),
             caches: conv.caches.clone(),
             secrets: Vec::new(),
@@ -317,6 +335,7 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
         if let (Some(after), None) = (&conv.after_build, &spec.install) {
             build_steps.push(Step::Run(RunStep {
                 command: after.clone(),
+                cwd: workdir.clone(),
                 env: build_env.clone(),
                 caches: conv.caches.clone(),
                 secrets: Vec::new(),
@@ -399,6 +418,7 @@ else echo 'strata: packages need apt-get or apk in the image' >&2; exit 1; fi"
     );
     Step::Run(RunStep {
         command,
+        cwd: "/".into(),
         env: BTreeMap::new(),
         caches: vec![
             cache("/var/cache/apt", spec, "apt-cache", Sharing::Locked),

@@ -162,6 +162,7 @@ impl Recipe for Node {
             default_image,
             manifest_patterns: patterns,
             manifests,
+            prepare: None,
             install: install.to_string(),
             caches: vec![cache("/root/.npm", spec, "npm", Sharing::Shared)],
             env: BTreeMap::new(),

@@ -88,7 +88,7 @@ impl Recipe for Python {
         if !diags.is_empty() {
             return Err(Diagnostics(diags));
         }
-        let mut install = format!("python3 -m venv {VENV} && {VENV}/bin/pip install");
+        let mut install = format!("{VENV}/bin/pip install");
         let mut any = false;
         for f in requirement_files
             .iter()
@@ -126,6 +126,7 @@ impl Recipe for Python {
             default_image,
             manifest_patterns: patterns,
             manifests,
+            prepare: Some(format!("python3 -m venv {VENV}")),
             install,
             caches: vec![cache("/root/.cache/pip", spec, "pip", Sharing::Shared)],
             env: BTreeMap::from([

@@ -44,7 +44,13 @@ fn python_install_sees_only_the_manifests() {
     )
     .unwrap();
     let deps = p.stage(StageName::Deps).unwrap();
-    let Step::Copy(copy) = &deps.steps[0] else {
+    // The virtualenv comes first: it does not depend on the manifests, so it survives their edits.
+    let Step::Run(venv) = &deps.steps[0] else {
+        panic!("deps starts with the virtualenv")
+    };
+    assert_eq!(venv.command, "python3 -m venv /opt/venv");
+    assert_eq!(venv.cwd, "/");
+    let Step::Copy(copy) = &deps.steps[1] else {
         panic!("deps starts with a copy")
     };
     let CopyFrom::Context(sel) = &copy.from else {
@@ -53,13 +59,14 @@ fn python_install_sees_only_the_manifests() {
     assert_eq!(sel.include, ["requirements.txt"]);
     assert_eq!(sel.files, ["requirements.txt"]);
     assert_eq!(copy.dest, "/code");
-    let Step::Run(install) = &deps.steps[1] else {
+    let Step::Run(install) = &deps.steps[2] else {
         panic!("then the install")
     };
     assert_eq!(
         install.command,
-        "python3 -m venv /opt/venv && /opt/venv/bin/pip install -r requirements.txt"
+        "/opt/venv/bin/pip install -r requirements.txt"
     );
+    assert_eq!(install.cwd, "/code");
     assert!(!install.command.contains("--no-cache-dir"));
     assert_eq!(install.caches[0].target, "/root/.cache/pip");
     assert_eq!(install.caches[0].id, "strata/pip");
@@ -131,7 +138,10 @@ fn requirement_lines_that_need_more_than_the_manifests_are_refused() {
     .unwrap();
     assert_eq!(
         run_commands(p.stage(StageName::Deps).unwrap()),
-        ["python3 -m venv /opt/venv && /opt/venv/bin/pip install -r base.txt -r requirements.txt"]
+        [
+            "python3 -m venv /opt/venv",
+            "/opt/venv/bin/pip install -r base.txt -r requirements.txt"
+        ]
     );
 }
 
