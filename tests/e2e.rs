@@ -308,6 +308,14 @@ impl Drop for Workspace {
     }
 }
 
+/// A value no other test run produces (the time and this process).
+fn nonce() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}-{}-{}", t.as_nanos(), std::process::id(), unique())
+}
+
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -358,10 +366,15 @@ fn fastapi(kind: Kind) {
     );
 
     // Editing the source re-runs no install step.
+    // Every edit is a state no earlier run built, so the cache cannot answer for it.
+    let nonce = nonce();
     ws.write(
         "app/main.py",
-        &ws.read("app/main.py")
-            .replace(r#"{"Hello": "World"}"#, r#"{"Hello": "Edited"}"#),
+        &format!(
+            "{}# edit {nonce}\n",
+            ws.read("app/main.py")
+                .replace(r#"{"Hello": "World"}"#, r#"{"Hello": "Edited"}"#)
+        ),
     );
     let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
     assert!(
@@ -378,7 +391,10 @@ fn fastapi(kind: Kind) {
     // Editing the requirements re-runs it.
     ws.write(
         "requirements.txt",
-        &format!("{}six==1.16.0\n", ws.read("requirements.txt")),
+        &format!(
+            "{}six==1.16.0  # edit {nonce}\n",
+            ws.read("requirements.txt")
+        ),
     );
     let req_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
     assert!(
@@ -431,8 +447,12 @@ fn express(kind: Kind) {
 
     ws.write(
         "server.js",
-        &ws.read("server.js")
-            .replace(r#"Hello: "World""#, r#"Hello: "Edited""#),
+        &format!(
+            "{}// edit {}\n",
+            ws.read("server.js")
+                .replace(r#"Hello: "World""#, r#"Hello: "Edited""#),
+            nonce()
+        ),
     );
     let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
     assert!(
@@ -670,24 +690,27 @@ fn secrets(kind: Kind) {
     ws.write("requirements.txt", "");
     ws.write("token.txt", "sekret");
     ws.write(".dockerignore", "token.txt\n");
-    ws.write(
-        "strata.toml",
-        &format!(
+    // Secrets do not enter cache keys, so every build gets an install step never run before (a
+    // nonce in the command) rather than --no-cache, which would also recompute the virtualenv step
+    // other tests share and so disturb their cache checks.
+    let spec = |nonce: &str| {
+        format!(
             "# syntax={FRONTEND}\nlanguage = \"python\"\nbase = \"{PYTHON_BASE}\"\nrun = \"true\"\n\
-             install = \"test \\\"$TOKEN\\\" = sekret && test \\\"$(cat /etc/token)\\\" = sekret && test -S \\\"$SSH_AUTH_SOCK\\\" && mkdir -p /opt/venv\"\n\
+             install = \"test \\\"$TOKEN\\\" = sekret && test \\\"$(cat /etc/token)\\\" = sekret && test -S \\\"$SSH_AUTH_SOCK\\\" && echo {nonce}\"\n\
              [[secret]]\nid = \"token\"\nenv = \"TOKEN\"\nrequired = true\n\
              [[secret]]\nid = \"token\"\ntarget = \"/etc/token\"\n"
-        ),
-    );
+        )
+    };
     let src = format!("id=token,src={}", ws.dir.join("token.txt").display());
     let tag = format!("strata-e2e/secret:{}", kind.id());
     let agent = SshAgent::start(&ws.dir);
     let ssh = format!("default={}", agent.socket.display());
+    ws.write("strata.toml", &spec(&nonce()));
     e.build_ok(
         &ws.dir,
         "strata.toml",
         &tag,
-        &["--secret", &src, "--ssh", &ssh, "--no-cache"],
+        &["--secret", &src, "--ssh", &ssh],
     );
     let inside = e.run_output(
         &tag,
@@ -699,14 +722,11 @@ fn secrets(kind: Kind) {
     );
     // A required secret that is not supplied fails the build; so does the check for the agent when
     // no --ssh is given (the optional mount is skipped, the build is not refused).
-    let b = e.build(&ws.dir, "strata.toml", &tag, &["--ssh", &ssh, "--no-cache"]);
+    ws.write("strata.toml", &spec(&nonce()));
+    let b = e.build(&ws.dir, "strata.toml", &tag, &["--ssh", &ssh]);
     assert!(!b.ok, "a missing required secret must fail:\n{}", b.log);
-    let b = e.build(
-        &ws.dir,
-        "strata.toml",
-        &tag,
-        &["--secret", &src, "--no-cache"],
-    );
+    ws.write("strata.toml", &spec(&nonce()));
+    let b = e.build(&ws.dir, "strata.toml", &tag, &["--secret", &src]);
     assert!(!b.ok, "without --ssh there is no agent socket:\n{}", b.log);
     assert!(
         b.log.contains("test -S"),
