@@ -65,22 +65,9 @@ fn binary() -> PathBuf {
     std::fs::canonicalize(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()))
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn example(name: &str) -> TempDir {
     let dir = TempDir::new(&format!("bench-{name}"));
-    copy_dir(
+    bridge::copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
             .join(name),

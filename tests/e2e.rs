@@ -16,6 +16,12 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+#[path = "support/bridge/tempdir.rs"]
+#[allow(dead_code)]
+mod tempdir;
+
+use tempdir::copy_tree;
+
 const FRONTEND: &str = "local/strata:dev";
 const PYTHON_BASE: &str = "local/strata-python:test";
 const NODE_BASE: &str = "local/strata-node:test";
@@ -266,7 +272,7 @@ impl Workspace {
             std::process::id(),
             unique()
         ));
-        copy_dir(&repo().join("examples").join(name), &dir);
+        copy_tree(&repo().join("examples").join(name), &dir);
         let ws = Workspace { dir };
         let spec = ws.read("strata.toml");
         let (first, rest) = spec.split_once('\n').unwrap();
@@ -320,19 +326,6 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 const INSTALL_PY: &str = "pip install -r requirements.txt";
@@ -589,8 +582,8 @@ fn docker26_bake() {
     let examples = root.dir.join("examples");
     let fastapi = Workspace::example("fastapi", Kind::Docker26, PYTHON_BASE);
     let express = Workspace::example("express", Kind::Docker26, NODE_BASE);
-    copy_dir(&fastapi.dir, &examples.join("fastapi"));
-    copy_dir(&express.dir, &examples.join("express"));
+    copy_tree(&fastapi.dir, &examples.join("fastapi"));
+    copy_tree(&express.dir, &examples.join("express"));
     std::fs::copy(
         repo().join("examples/docker-bake.hcl"),
         examples.join("docker-bake.hcl"),

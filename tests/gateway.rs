@@ -19,26 +19,13 @@ fn strata() -> &'static Path {
 /// A copy of an example directory.
 fn example(name: &str) -> TempDir {
     let dir = TempDir::new(name);
-    copy(
+    bridge::copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("examples")
             .join(name),
         dir.path(),
     );
     dir
-}
-
-fn copy(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn bridge_for(dir: &TempDir) -> Bridge {
@@ -275,26 +262,26 @@ fn a_manifest_hidden_by_dockerignore_counts_as_missing() {
 
 #[test]
 fn dockerignore_applies_to_the_source_copy_and_the_spec_specific_file_wins() {
+    let app_excludes = |out: &Outcome| {
+        let g = out.result_graph().unwrap();
+        let app = g
+            .locals()
+            .into_iter()
+            .find(|n| n.include_patterns() == ["app"]);
+        app.expect("the app source").exclude_patterns()
+    };
     let dir = example("fastapi");
     dir.write(".dockerignore", "app/secret.py\n");
-    let out = ok(bridge_for(&dir));
-    let g = out.result_graph().unwrap();
-    let app = g
-        .locals()
-        .into_iter()
-        .find(|n| n.include_patterns() == ["app"])
-        .unwrap();
-    assert_eq!(app.exclude_patterns(), ["app/secret.py", ".venv"]);
+    assert_eq!(
+        app_excludes(&ok(bridge_for(&dir))),
+        ["app/secret.py", ".venv"]
+    );
 
     dir.write("strata.toml.dockerignore", "app/other.py\n");
-    let out = ok(bridge_for(&dir));
-    let g = out.result_graph().unwrap();
-    let app = g
-        .locals()
-        .into_iter()
-        .find(|n| n.include_patterns() == ["app"])
-        .unwrap();
-    assert_eq!(app.exclude_patterns(), ["app/other.py", ".venv"]);
+    assert_eq!(
+        app_excludes(&ok(bridge_for(&dir))),
+        ["app/other.py", ".venv"]
+    );
 }
 
 #[test]

@@ -85,6 +85,25 @@ fn base_config() -> ImageConfig {
     .unwrap()
 }
 
+/// Every image of the plan, resolved to the same digest and config.
+fn every_image(
+    plan: &Plan,
+    digest: Option<String>,
+    config: ImageConfig,
+) -> BTreeMap<ImageRef, ResolvedImage> {
+    plan.images()
+        .into_iter()
+        .map(|r| {
+            let resolved = ResolvedImage {
+                replacement: None,
+                digest: digest.clone(),
+                config: config.clone(),
+            };
+            (r.clone(), resolved)
+        })
+        .collect()
+}
+
 fn lower_with(
     spec_text: &str,
     files: &[(&str, &str)],
@@ -100,20 +119,7 @@ fn lower_with(
             .collect(),
     )
     .unwrap();
-    let images: BTreeMap<_, _> = plan
-        .images()
-        .into_iter()
-        .map(|r| {
-            (
-                r.clone(),
-                ResolvedImage {
-                    replacement: None,
-                    digest: None,
-                    config: base_config(),
-                },
-            )
-        })
-        .collect();
+    let images = every_image(&plan, None, base_config());
     let platform = options
         .platform
         .clone()
@@ -326,20 +332,7 @@ fn a_pinned_digest_is_used_when_the_daemon_returns_one() {
     let spec = spec(FASTAPI);
     let plan = recipe::plan(&spec, &context(&[("requirements.txt", "")])).unwrap();
     let digest = format!("sha256:{}", "b".repeat(64));
-    let images: BTreeMap<_, _> = plan
-        .images()
-        .into_iter()
-        .map(|r| {
-            (
-                r.clone(),
-                ResolvedImage {
-                    replacement: None,
-                    digest: Some(digest.clone()),
-                    config: ImageConfig::default(),
-                },
-            )
-        })
-        .collect();
+    let images = every_image(&plan, Some(digest.clone()), ImageConfig::default());
     let lowered = lower(&LowerInput {
         plan: &plan,
         images: &images,

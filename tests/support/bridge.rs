@@ -70,7 +70,7 @@ pub use daemon::{
 };
 pub use llb::{ActionInput, DefinitionBuilder, EngineGaps, Graph, Node, OpKind, digest_of};
 pub use localfs::{HOST_MOUNT, LocalAttrs, transferred_paths};
-pub use tempdir::TempDir;
+pub use tempdir::{TempDir, copy_tree};
 
 /// The `BUILDKIT_SESSION_ID` every run gets (25 lower-case alphanumerics, like `identity.NewID`).
 pub const SESSION_ID: &str = "bridgesessionfake00000001";
