@@ -29,6 +29,8 @@ pub use error::{Failure, scrub_host_paths};
 use transport::Client;
 
 const OPT_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
+/// How many ReadDir calls are in flight at once while listing a context.
+const READ_DIR_CONCURRENCY: usize = 64;
 /// Go's os.FileMode directory bit, as BuildKit's Stat reports it.
 const MODE_DIR: u32 = 1 << 31;
 
@@ -296,35 +298,47 @@ impl Bridge {
     /// Every file under `reference`, recursively (the sources we walk are filtered to a few files).
     async fn list_files(&mut self, reference: &str) -> Result<Vec<String>, tonic::Status> {
         let mut files = Vec::new();
-        let mut dirs = vec![String::new()];
-        while let Some(dir) = dirs.pop() {
-            let entries = self
-                .client
-                .read_dir(gw::ReadDirRequest {
-                    r#ref: reference.to_string(),
-                    dir_path: if dir.is_empty() {
-                        "/".into()
-                    } else {
-                        dir.clone()
-                    },
-                    ..Default::default()
-                })
-                .await?
-                .into_inner()
-                .entries;
-            for e in entries {
-                let name = e.path.rsplit('/').next().unwrap_or(&e.path).to_string();
-                let path = if dir.is_empty() {
-                    name
-                } else {
-                    format!("{dir}/{name}")
-                };
-                if e.mode & MODE_DIR != 0 {
-                    dirs.push(path);
-                } else {
-                    files.push(path);
+        let mut level = vec![String::new()];
+        // One directory level at a time, its directories read concurrently: a workspace with a
+        // thousand packages is a thousand ReadDir calls, and each is a round trip to the daemon.
+        while !level.is_empty() {
+            let mut next = Vec::new();
+            for chunk in level.chunks(READ_DIR_CONCURRENCY) {
+                let mut reads = tokio::task::JoinSet::new();
+                for dir in chunk {
+                    let mut client = self.client.clone();
+                    let request = gw::ReadDirRequest {
+                        r#ref: reference.to_string(),
+                        dir_path: if dir.is_empty() {
+                            "/".into()
+                        } else {
+                            dir.clone()
+                        },
+                        ..Default::default()
+                    };
+                    let dir = dir.clone();
+                    reads.spawn(async move { (dir, client.read_dir(request).await) });
+                }
+                while let Some(joined) = reads.join_next().await {
+                    let (dir, response) =
+                        joined.map_err(|e| tonic::Status::internal(e.to_string()))?;
+                    for e in response?.into_inner().entries {
+                        let name = e.path.rsplit('/').next().unwrap_or(&e.path);
+                        let path = if dir.is_empty() {
+                            name.to_string()
+                        } else {
+                            format!("{dir}/{name}")
+                        };
+                        if e.mode & MODE_DIR != 0 {
+                            next.push(path);
+                        } else {
+                            files.push(path);
+                        }
+                    }
                 }
             }
+            next.sort();
+            level = next;
         }
         files.sort();
         Ok(files)
