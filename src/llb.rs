@@ -128,6 +128,9 @@ impl Graph {
                 attrs,
             })),
             platform,
+            // Go's LLB always writes (empty) constraints: ops equal to the ones other frontends
+            // send are then equal for BuildKit too, and solved once.
+            constraints: Some(pb::WorkerConstraints::default()),
             ..Default::default()
         };
         State {

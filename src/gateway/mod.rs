@@ -509,9 +509,23 @@ async fn read_spec(
         None => {
             let wanted = vec![filename.clone(), format!("{filename}.dockerignore")];
             let session = options.local_sessions.get(&options.dockerfile_local);
+            // The same source op the Dockerfile frontend built to read the `# syntax=` line (its
+            // attributes, and the empty worker constraints Go writes): BuildKit v0.11+ then
+            // transfers the spec once, not twice.
+            let attrs = BTreeMap::from([
+                (
+                    "local.followpaths".to_string(),
+                    serde_json::to_string(&wanted).unwrap_or_default(),
+                ),
+                (
+                    "local.sharedkeyhint".to_string(),
+                    options.dockerfile_local.clone(),
+                ),
+                ("local.differ".to_string(), "none".to_string()),
+            ]);
             bridge.local_definition(
                 &options.dockerfile_local,
-                local_attrs(&wanted, &[], "dockerfile"),
+                attrs,
                 session,
                 &format!("[internal] load build definition from {filename}"),
             )
