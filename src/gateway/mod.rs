@@ -507,7 +507,8 @@ async fn read_spec(
             (def.clone(), vertex.unwrap_or_default())
         }
         None => {
-            let wanted = vec![filename.clone(), format!("{filename}.dockerignore")];
+            let mut wanted = vec![filename.clone(), format!("{filename}.dockerignore")];
+            wanted.extend(lower_case_dockerfile(filename));
             let session = options.local_sessions.get(&options.dockerfile_local);
             // The same source op the Dockerfile frontend built to read the `# syntax=` line (its
             // attributes, and the empty worker constraints Go writes): BuildKit v0.11+ then
@@ -535,7 +536,11 @@ async fn read_spec(
         .solve(def, options)
         .await
         .map_err(|s| Failure::daemon(format!("loading {filename}"), &s))?;
-    let text = bridge.read_file(&spec_ref, filename).await.map_err(|_| {
+    let mut text = bridge.read_file(&spec_ref, filename).await;
+    if let (Err(_), Some(lower)) = (&text, lower_case_dockerfile(filename)) {
+        text = bridge.read_file(&spec_ref, &lower).await;
+    }
+    let text = text.map_err(|_| {
         Failure::new(
             Diagnostic::option(
                 "filename",
@@ -553,6 +558,13 @@ async fn read_spec(
         ignore,
         vertex,
     })
+}
+
+/// Docker reads a lower-case `dockerfile` when `Dockerfile` (the default name) is missing
+/// (moby/moby#10858).
+fn lower_case_dockerfile(filename: &str) -> Option<String> {
+    let dir = filename.strip_suffix("Dockerfile")?;
+    (dir.is_empty() || dir.ends_with('/')).then(|| format!("{dir}dockerfile"))
 }
 
 struct SpecFiles {
