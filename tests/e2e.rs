@@ -634,7 +634,7 @@ fn docker26_bake() {
     );
     assert!(out.status.success(), "bake failed:\n{log}");
     assert!(
-        log.contains("[express deps 2/2] npm ci --omit=dev"),
+        log.contains("[express deps 2/2] npm ci --omit=dev --prefer-offline"),
         "{log}"
     );
     assert!(log.contains("pip install -r requirements.txt"), "{log}");

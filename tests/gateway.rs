@@ -478,7 +478,11 @@ fn unknown_options_become_warnings_where_the_daemon_shows_them() {
 #[test]
 fn a_lower_case_dockerfile_is_read_when_dockerfile_is_missing() {
     let dir = example("express");
-    std::fs::rename(dir.path().join("strata.toml"), dir.path().join("dockerfile")).unwrap();
+    std::fs::rename(
+        dir.path().join("strata.toml"),
+        dir.path().join("dockerfile"),
+    )
+    .unwrap();
     let out = ok(bridge_for(&dir).opt("filename", "Dockerfile"));
     assert!(out.result_graph().unwrap().find("npm ci").is_some());
 }

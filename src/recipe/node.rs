@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{
-    Conventions, Probe, Recipe, cache, default_image, resolve_manifests, shell_word, version_file,
-};
+use super::{Conventions, Probe, Recipe, cache, default_image, resolve_manifests, version_file};
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, Location, Position};
 use crate::plan::Sharing;
@@ -131,10 +129,12 @@ impl Recipe for Node {
                 .is_some()
         };
         let has_build = script("build") || spec.build.is_some();
+        // --prefer-offline: packages already in the mounted cache are taken without asking the
+        // registry again (the lockfile pins them by integrity hash); missing ones are downloaded.
         let install = if has_build {
-            "npm ci"
+            "npm ci --prefer-offline"
         } else {
-            "npm ci --omit=dev"
+            "npm ci --omit=dev --prefer-offline"
         };
 
         let run = if script("start") {
@@ -172,8 +172,8 @@ impl Recipe for Node {
                 ("npm_config_fund".into(), "false".into()),
                 ("npm_config_audit".into(), "false".into()),
             ]),
-            build: script("build").then(|| format!("npm run {}", shell_word("build"))),
-            after_build: Some("npm prune --omit=dev".into()),
+            build: script("build").then(|| "npm run build".to_string()),
+            after_build: Some("npm prune --omit=dev --prefer-offline".into()),
             run,
             run_help: "set `run`, e.g. `run = [\"node\", \"server.js\"]`, or add a `start` script to package.json".into(),
             artifacts: Vec::new(),

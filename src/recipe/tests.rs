@@ -215,7 +215,7 @@ fn node_uses_npm_ci_with_the_lockfile_and_start_script() {
     assert_eq!(p.manifests, ["package-lock.json", "package.json"]);
     assert_eq!(
         run_commands(p.stage(StageName::Deps).unwrap()),
-        ["npm ci --omit=dev"]
+        ["npm ci --omit=dev --prefer-offline"]
     );
     assert_eq!(
         run_commands(p.stage(StageName::Build).unwrap()),
@@ -248,10 +248,13 @@ fn node_build_script_keeps_dev_dependencies_until_after_the_build() {
         &context(&[("package.json", package), ("package-lock.json", "{}")]),
     )
     .unwrap();
-    assert_eq!(run_commands(p.stage(StageName::Deps).unwrap()), ["npm ci"]);
+    assert_eq!(
+        run_commands(p.stage(StageName::Deps).unwrap()),
+        ["npm ci --prefer-offline"]
+    );
     assert_eq!(
         run_commands(p.stage(StageName::Build).unwrap()),
-        ["npm run build", "npm prune --omit=dev"]
+        ["npm run build", "npm prune --omit=dev --prefer-offline"]
     );
     assert_eq!(p.images()[0].to_string(), "docker.io/library/node:20-slim");
 }
