@@ -3,7 +3,7 @@
 # formatting and lints, unit tests of the core, gateway tests (the real binary against an
 # in-process LLBBridge), then end-to-end tests on real Docker engines (26.1/BuildKit v0.13 and
 # 20.10/BuildKit v0.8), which install and start the engines themselves and fail if they cannot.
-# Needs root (apt, dockerd). Takes 10-20 minutes on a fresh 2-core machine.
+# Needs root (apt, dockerd). Takes 5-10 minutes on a fresh 2-core machine (measured: 5.5 min).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
