@@ -66,14 +66,7 @@ fn binary() -> PathBuf {
 }
 
 fn example(name: &str) -> TempDir {
-    let dir = TempDir::new(&format!("bench-{name}"));
-    bridge::copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples")
-            .join(name),
-        dir.path(),
-    );
-    dir
+    TempDir::example(name)
 }
 
 /// A workspace-like npm tree: a root package with `workspaces`, its lockfile listing every

@@ -16,16 +16,8 @@ fn strata() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
 }
 
-/// A copy of an example directory.
 fn example(name: &str) -> TempDir {
-    let dir = TempDir::new(name);
-    bridge::copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("examples")
-            .join(name),
-        dir.path(),
-    );
-    dir
+    TempDir::example(name)
 }
 
 fn bridge_for(dir: &TempDir) -> Bridge {

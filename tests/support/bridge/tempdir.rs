@@ -19,6 +19,14 @@ impl TempDir {
         TempDir { path }
     }
 
+    /// A fresh copy of `examples/<name>` of this repository.
+    pub fn example(name: &str) -> TempDir {
+        let dir = TempDir::new(name);
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        copy_tree(&examples.join(name), dir.path());
+        dir
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
