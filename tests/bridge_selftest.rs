@@ -1265,11 +1265,7 @@ fn graph_queries_find_ops_and_their_inputs() {
         (inst.cwd(), inst.user(), inst.env_var("PIP_NO_CACHE_DIR")),
         (Some("/app"), Some("1000"), Some("1"))
     );
-    let locals: Vec<_> = g
-        .deps(inst)
-        .into_iter()
-        .filter(|n| n.local_name().is_some())
-        .collect();
+    let locals = g.locals_under(inst);
     assert_eq!(locals.len(), 1, "{}", g.dump());
     assert_eq!(locals[0].include_patterns(), ["requirements.txt"]);
     assert_eq!(

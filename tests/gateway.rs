@@ -74,11 +74,7 @@ fn fastapi_install_step_sees_only_the_manifests() {
         install.name().unwrap(),
         "[deps 3/3] /opt/venv/bin/pip install -r requirements.txt"
     );
-    let locals: Vec<_> = g
-        .deps(install)
-        .into_iter()
-        .filter(|n| n.local_name().is_some())
-        .collect();
+    let locals = g.locals_under(install);
     assert_eq!(locals.len(), 1, "{}", g.dump());
     assert_eq!(locals[0].include_patterns(), ["requirements.txt"]);
     assert_eq!(
@@ -157,11 +153,7 @@ fn express_builds_on_buildkit_0_8_without_newer_features() {
             .unwrap()
             .remove_mount_stubs_recursive
     );
-    let locals: Vec<_> = g
-        .deps(install)
-        .into_iter()
-        .filter(|n| n.local_name().is_some())
-        .collect();
+    let locals = g.locals_under(install);
     assert_eq!(
         locals[0].include_patterns(),
         ["package.json", "package-lock.json"],

@@ -248,6 +248,22 @@ impl Bridge {
         self.solve(def, &BuildOptions::default()).await
     }
 
+    /// The build context as a ref: a local source with these attributes, or the input that
+    /// replaces the local directory (which arrives whole; the attributes cannot apply to it).
+    async fn context(
+        &mut self,
+        context: &Context,
+        attrs: BTreeMap<String, String>,
+        title: &str,
+    ) -> Result<String, tonic::Status> {
+        match context {
+            Context::Local { name, session } => {
+                self.local(name, attrs, session.as_ref(), title).await
+            }
+            Context::Input(def) => self.solve(def.clone(), &BuildOptions::default()).await,
+        }
+    }
+
     /// A definition holding one local source, and that source's vertex digest.
     fn local_definition(
         &self,
@@ -581,21 +597,12 @@ async fn read_context_file(
     context: &Context,
     path: &str,
 ) -> Result<Option<Vec<u8>>, Failure> {
-    let reference = match context {
-        Context::Local { name, session } => {
-            let wanted = vec![path.to_string()];
-            bridge
-                .local(
-                    name,
-                    local_attrs(&wanted, &[], &format!("context-{path}")),
-                    session.as_ref(),
-                    &format!("[internal] load {path}"),
-                )
-                .await
-        }
-        Context::Input(def) => bridge.solve(def.clone(), &BuildOptions::default()).await,
-    }
-    .map_err(|s| Failure::daemon(format!("loading {path}"), &s))?;
+    let wanted = vec![path.to_string()];
+    let attrs = local_attrs(&wanted, &[], &format!("context-{path}"));
+    let reference = bridge
+        .context(context, attrs, &format!("[internal] load {path}"))
+        .await
+        .map_err(|s| Failure::daemon(format!("loading {path}"), &s))?;
     Ok(bridge.read_file(&reference, path).await.ok())
 }
 
@@ -608,20 +615,11 @@ async fn probe_context(
 ) -> Result<ContextFiles, Failure> {
     let recipe = recipe::recipe_for(spec.language.value);
     let patterns = recipe.probe(spec);
-    let reference = match context {
-        Context::Local { name, session } => {
-            bridge
-                .local(
-                    name,
-                    local_attrs(&patterns, &ignore, "strata-probe"),
-                    session.as_ref(),
-                    "[internal] load manifest list",
-                )
-                .await
-        }
-        Context::Input(def) => bridge.solve(def.clone(), &BuildOptions::default()).await,
-    }
-    .map_err(|s| Failure::daemon("loading the build context", &s))?;
+    let attrs = local_attrs(&patterns, &ignore, "strata-probe");
+    let reference = bridge
+        .context(context, attrs, "[internal] load manifest list")
+        .await
+        .map_err(|s| Failure::daemon("loading the build context", &s))?;
     let mut listed = bridge
         .list_files(&reference)
         .await

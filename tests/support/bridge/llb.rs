@@ -484,6 +484,14 @@ impl Graph {
         self.nodes().filter(|n| seen.contains(&n.digest)).collect()
     }
 
+    /// The `local://` sources `node` depends on: what of the client's files it can see.
+    pub fn locals_under(&self, node: &Node) -> Vec<&Node> {
+        self.deps(node)
+            .into_iter()
+            .filter(|n| n.local_name().is_some())
+            .collect()
+    }
+
     /// Everything the result depends on (the ops BuildKit would actually run), in definition order.
     pub fn reachable(&self) -> Vec<&Node> {
         self.deps(self.result())
