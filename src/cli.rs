@@ -9,11 +9,12 @@ use clap::{Args, Parser, Subcommand};
 use prost::Message;
 
 use crate::caps::Caps;
-use crate::context::ContextFiles;
+use crate::context::{
+    ContextSource, Entry, EntryKind, MAX_FILE_BYTES, ignore_patterns, read_context,
+};
 use crate::diag::{Diagnostic, Diagnostics, SourceText};
 use crate::lower::{self, Context, LowerInput};
 use crate::options::{BuildOptions, parse_options};
-use crate::pattern::{PatternSet, parse_ignore_file};
 use crate::platform::Platform;
 use crate::recipe;
 use crate::spec;
@@ -67,6 +68,9 @@ pub fn run(command: CliCommand) -> Result<(), Diagnostics> {
         }
         CliCommand::Llb(t) => {
             let prepared = prepare(&t)?;
+            for note in &prepared.plan.notes {
+                eprintln!("note: {note}");
+            }
             let images = BTreeMap::new();
             let platform = prepared.platform.clone();
             let lowered = lower::lower(&LowerInput {
@@ -131,29 +135,14 @@ fn prepare(t: &Target) -> Result<Prepared, Diagnostics> {
         &options.spec_args(&platform, &platform),
     )?;
 
-    let ignore = [format!("{file}.dockerignore"), ".dockerignore".into()]
-        .iter()
-        .map(|f| t.dir.join(f))
-        .find(|p| p.is_file())
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .map(|text| parse_ignore_file(&text))
-        .unwrap_or_default();
-    let recipe = recipe::recipe_for(spec.language.value);
-    let include = PatternSet::new(&recipe.probe(&spec)).map_err(Diagnostic::plain)?;
-    let exclude =
-        PatternSet::new(&ignore).map_err(|e| Diagnostic::plain(format!(".dockerignore: {e}")))?;
-    let mut listed = Vec::new();
-    walk(&t.dir, "", &include, &exclude, &mut listed);
-    let mut ctx = ContextFiles::new(ignore);
-    let refs: Vec<&str> = listed.iter().map(String::as_str).collect();
-    for path in recipe.files_to_read(&spec, &refs) {
-        if let Ok(bytes) = std::fs::read(t.dir.join(&path)) {
-            ctx.add_content(path, bytes);
-        }
-    }
-    for path in listed {
-        ctx.add_listed(path);
-    }
+    let read_optional = |name: &str| std::fs::read(t.dir.join(name)).ok();
+    let ignore = ignore_patterns(
+        read_optional(&format!("{file}.dockerignore")).as_deref(),
+        read_optional(".dockerignore").as_deref(),
+    );
+    let recipe = recipe::recipe_for(&spec)?;
+    let mut source = Directory::new(&t.dir)?;
+    let ctx = block_on(read_context(&mut source, &spec, recipe, ignore))??;
     let plan = recipe::plan(&spec, &ctx)?;
     Ok(Prepared {
         spec,
@@ -163,32 +152,84 @@ fn prepare(t: &Target) -> Result<Prepared, Diagnostics> {
     })
 }
 
-/// Lists the files under `dir` that the include set selects and `.dockerignore` does not exclude,
-/// as BuildKit's transfer of a filtered local source would.
-fn walk(root: &Path, rel: &str, include: &PatternSet, exclude: &PatternSet, out: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
-        return;
-    };
-    let mut entries: Vec<_> = entries.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
-        let Ok(kind) = entry.file_type() else {
-            continue;
-        };
-        let excluded = exclude.matches(&path);
-        if kind.is_dir() {
-            let prune = excluded && !exclude.has_negations();
-            if !prune && include.could_match_below(&path) {
-                walk(root, &path, include, exclude, out);
-            }
-        } else if !excluded && include.matches(&path) {
-            out.push(path);
-        }
+/// A build context on disk, read as BuildKit would send it: symbolic links are entries of their
+/// own, and nothing outside the directory is read.
+struct Directory {
+    root: PathBuf,
+}
+
+impl Directory {
+    fn new(dir: &Path) -> Result<Directory, Diagnostic> {
+        let root = dir.canonicalize().map_err(|e| {
+            Diagnostic::plain(format!("cannot open the directory {}: {e}", dir.display()))
+        })?;
+        Ok(Directory { root })
     }
+}
+
+impl ContextSource for Directory {
+    async fn select(&mut self, _include: &[String], _exclude: &[String]) -> Result<(), Diagnostic> {
+        Ok(())
+    }
+
+    async fn read_dirs(&mut self, dirs: &[String]) -> Result<Vec<Vec<Entry>>, Diagnostic> {
+        Ok(dirs
+            .iter()
+            .map(|dir| {
+                let Ok(entries) = std::fs::read_dir(self.root.join(dir)) else {
+                    return Vec::new();
+                };
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name().into_string().ok()?;
+                        let kind = e.file_type().ok()?;
+                        let kind = if kind.is_symlink() {
+                            let target = std::fs::read_link(e.path()).ok()?;
+                            EntryKind::Symlink(target.to_string_lossy().into_owned())
+                        } else if kind.is_dir() {
+                            EntryKind::Dir
+                        } else {
+                            EntryKind::File
+                        };
+                        Some(Entry { name, kind })
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    async fn read_file(&mut self, path: &str) -> Result<Vec<u8>, Diagnostic> {
+        let failed = |e: std::io::Error| Diagnostic::plain(format!("reading {path}: {e}"));
+        // A link inside the context may lead to another that leaves it: check where the chain ends.
+        let real = self.root.join(path).canonicalize().map_err(failed)?;
+        if !real.starts_with(&self.root) {
+            return Err(Diagnostic::plain(format!(
+                "`{path}` leads outside the build context through a symbolic link"
+            ))
+            .help("BuildKit sends only the build context: put the file itself in the context"));
+        }
+        let file = std::fs::File::open(&real).map_err(failed)?;
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_FILE_BYTES as u64 + 1),
+            &mut data,
+        )
+        .map_err(failed)?;
+        if data.len() > MAX_FILE_BYTES {
+            return Err(Diagnostic::plain(format!(
+                "`{path}` is larger than {} MiB, too large for a manifest",
+                MAX_FILE_BYTES >> 20
+            )));
+        }
+        Ok(data)
+    }
+}
+
+/// Runs the context reader's future to completion: the directory source never waits.
+fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, Diagnostic> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Diagnostic::plain(format!("cannot start a runtime: {e}")))?;
+    Ok(rt.block_on(future))
 }

@@ -41,7 +41,7 @@ pub enum ExtraMount {
     Cache {
         target: String,
         id: String,
-        locked: bool,
+        sharing: pb::CacheSharingOpt,
     },
     SecretFile {
         target: String,
@@ -160,18 +160,18 @@ impl Graph {
         }];
         for m in &exec.mounts {
             mounts.push(match m {
-                ExtraMount::Cache { target, id, locked } => pb::Mount {
+                ExtraMount::Cache {
+                    target,
+                    id,
+                    sharing,
+                } => pb::Mount {
                     input: -1,
                     dest: target.clone(),
                     output: -1,
                     mount_type: pb::MountType::Cache as i32,
                     cache_opt: Some(pb::CacheOpt {
                         id: id.clone(),
-                        sharing: if *locked {
-                            pb::CacheSharingOpt::Locked as i32
-                        } else {
-                            pb::CacheSharingOpt::Shared as i32
-                        },
+                        sharing: *sharing as i32,
                     }),
                     ..Default::default()
                 },
@@ -284,6 +284,50 @@ impl Graph {
         }
     }
 
+    /// A chain of file actions on `onto`, each acting on the previous one's result.
+    pub fn file(
+        &mut self,
+        onto: &State,
+        actions: Vec<pb::file_action::Action>,
+        vertex: Vertex,
+    ) -> State {
+        let actions = actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, action)| pb::FileAction {
+                // The first acts on the input; each later one on the output before it (BuildKit
+                // numbers those after the inputs).
+                input: if i == 0 { 0 } else { i as i64 },
+                secondary_input: -1,
+                output: -1,
+                action: Some(action),
+            })
+            .collect::<Vec<_>>();
+        let last = actions.len().saturating_sub(1);
+        let actions = actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut a)| {
+                if i == last {
+                    a.output = 0;
+                }
+                a
+            })
+            .collect();
+        let op = pb::Op {
+            inputs: vec![pb::Input {
+                digest: onto.digest.clone(),
+                index: onto.index,
+            }],
+            op: Some(pb::op::Op::File(pb::FileOp { actions })),
+            ..Default::default()
+        };
+        State {
+            digest: self.add(op, vertex),
+            index: 0,
+        }
+    }
+
     /// Adds the ops of a definition made elsewhere (a frontend input) and returns its result, or
     /// `None` when the definition is empty or malformed.
     pub fn import(&mut self, def: &pb::Definition) -> Option<State> {
@@ -375,6 +419,11 @@ impl Graph {
         }
     }
 }
+
+/// The largest source file (the spec) attached to a definition's source map or an error's
+/// details: BuildKit v0.13 and older refuse gRPC messages over 4 MiB, and the spec rides whole in
+/// both. Larger specs still build; their errors lose the snippet, not the location.
+pub const MAX_ATTACHED_SOURCE: usize = 1 << 20;
 
 /// The copy options of a Dockerfile `COPY` from a context: follow the source symlink, copy a
 /// directory's contents, create the destination, keep modes and timestamps.

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::ops::Range;
 
 use crate::reference::ImageRef;
-use crate::spec::{Command, Language, Secret, SecretTarget};
+use crate::spec::{Command, Secret, SecretTarget};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StageName {
@@ -39,17 +39,58 @@ impl StageName {
     }
 }
 
+/// How concurrent builds share a cache mount (BuildKit's `sharing=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sharing {
+    /// Writers run at the same time: for tools whose cache is safe for that (npm, pip, uv, Go).
     Shared,
+    /// A second writer waits: for caches that corrupt under concurrent writers (apt, yarn 1,
+    /// cargo's registry, Maven, Gradle).
     Locked,
+    /// Each writer gets its own copy.
+    Private,
+}
+
+impl Sharing {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sharing::Shared => "shared",
+            Sharing::Locked => "locked",
+            Sharing::Private => "private",
+        }
+    }
+}
+
+/// Whose cache a mount is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheScope {
+    /// A download cache, keyed by content: every project and platform may share it.
+    Downloads,
+    /// A build-output cache (Go's build cache, Rust's `target/`): native artefacts of one project,
+    /// so its id also carries the project and the target platform (added when lowering, where
+    /// the platform is known).
+    BuildOutput { project: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheMount {
     pub target: String,
+    /// The id before scoping: `<cache.id>/<tool>`.
     pub id: String,
     pub sharing: Sharing,
+    pub scope: CacheScope,
+}
+
+impl CacheMount {
+    /// The id BuildKit sees for a build on `platform` (e.g. `linux/amd64`).
+    pub fn scoped_id(&self, platform: &str) -> String {
+        match &self.scope {
+            CacheScope::Downloads => self.id.clone(),
+            CacheScope::BuildOutput { project } => {
+                format!("{}/{project}/{}", self.id, platform.replace('/', "-"))
+            }
+        }
+    }
 }
 
 /// Where a stage starts from.
@@ -77,6 +118,8 @@ pub struct ContextSelection {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContextPurpose {
+    /// Dependency inputs: only the files listed in `files` are taken (include patterns on the
+    /// transfer where BuildKit honours them, file by file otherwise).
     Manifests,
     App,
 }
@@ -96,14 +139,43 @@ pub struct CopyStep {
     pub dest: String,
 }
 
+/// A file the frontend wrote itself (a dependency skeleton, a normalized manifest), from what it
+/// read in the context: it reaches the build as an LLB file operation, never as a context copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedFile {
+    /// Relative to the step's `dest`.
+    pub path: String,
+    pub contents: Vec<u8>,
+    pub executable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteStep {
+    /// What the files are, for progress output (`dependency skeleton`).
+    pub what: String,
+    /// Absolute directory the paths are relative to.
+    pub dest: String,
+    pub files: Vec<GeneratedFile>,
+}
+
+/// A path the step leaves in a cache mount (a build output) that the layer must keep: copied out
+/// at the end of the same step, since a cache mount is never part of the layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeepFromCache {
+    pub from: String,
+    pub to: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStep {
     /// Shell command, run with `/bin/sh -c` as root.
     pub command: String,
+    /// Copied out of cache mounts after the command succeeds.
+    pub keep: Vec<KeepFromCache>,
     /// Working directory: the workdir, or `/` for steps that come before anything is copied there.
     pub cwd: String,
-    /// Added to the inherited environment for this step only.
-    pub env: BTreeMap<String, String>,
+    /// Added to the inherited environment for this step only, in order.
+    pub env: EnvList,
     pub caches: Vec<CacheMount>,
     pub secrets: Vec<Secret>,
     /// Offers the client's SSH agent (`--ssh default`) to the step when there is one, for
@@ -113,17 +185,37 @@ pub struct RunStep {
     pub origin: Option<Range<usize>>,
 }
 
+impl RunStep {
+    /// The command with the copies out of cache mounts appended: what the step runs.
+    pub fn script(&self) -> String {
+        let mut script = self.command.clone();
+        for k in &self.keep {
+            let to = crate::recipe::shell_word(&k.to);
+            let dir = k.to.rsplit_once('/').map_or("/", |(d, _)| d);
+            let dir = if dir.is_empty() { "/" } else { dir };
+            script.push_str(&format!(
+                " && mkdir -p {} && cp -a {} {to}",
+                crate::recipe::shell_word(dir),
+                crate::recipe::shell_word(&k.from)
+            ));
+        }
+        script
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Copy(CopyStep),
     Run(RunStep),
+    Write(WriteStep),
 }
 
 impl Step {
     /// The progress line text (after `[stage i/n] `).
     pub fn title(&self) -> String {
         match self {
-            Step::Run(r) => r.command.clone(),
+            Step::Run(r) => r.script(),
+            Step::Write(w) => format!("write {} ({} files) to {}", w.what, w.files.len(), w.dest),
             Step::Copy(c) => match &c.from {
                 CopyFrom::Context(sel) => {
                     let what = if !sel.files.is_empty() {
@@ -150,15 +242,19 @@ pub struct Stage {
     pub steps: Vec<Step>,
 }
 
+/// An ordered environment: each value may refer to variables set before it (`$PATH`), as
+/// successive Dockerfile `ENV` lines do, so order is meaning.
+pub type EnvList = Vec<(String, String)>;
+
 /// What the final image declares, on top of what it inherits from its base image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSettings {
     pub workdir: String,
-    /// Set in every step and in the image; values may refer to inherited variables (`$PATH`).
-    pub env: BTreeMap<String, String>,
+    /// Set in every step and in the image, in this order: the recipe's, then the spec's.
+    pub env: EnvList,
     /// Set in the image only (e.g. `NODE_ENV=production`, which would drop dev dependencies if
     /// it were set during the install).
-    pub runtime_env: BTreeMap<String, String>,
+    pub runtime_env: EnvList,
     pub user: String,
     pub ports: Vec<String>,
     pub command: Command,
@@ -167,12 +263,15 @@ pub struct ImageSettings {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    pub language: Language,
+    pub language: &'static str,
     pub package_manager: String,
-    /// The files that key the install step.
+    /// The files that key the dependency steps.
     pub manifests: Vec<String>,
     pub stages: Vec<Stage>,
     pub image: ImageSettings,
+    /// What the recipe chose that the user may not expect (a version file it could not use…):
+    /// printed by `strata plan`, sent as build warnings by the frontend.
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -196,10 +295,13 @@ impl Plan {
     /// The human-readable plan that `strata plan` prints.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        for note in &self.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
         let _ = writeln!(
             out,
             "language {} · package manager {} · install keyed by {}",
-            self.language.name(),
+            self.language,
             self.package_manager,
             self.manifests.join(", ")
         );
@@ -221,12 +323,9 @@ impl Plan {
                     }
                     Step::Run(r) => {
                         for c in &r.caches {
-                            let sharing = match c.sharing {
-                                Sharing::Shared => "shared",
-                                Sharing::Locked => "locked",
-                            };
-                            let _ =
-                                writeln!(out, "      cache {} (id {}, {sharing})", c.target, c.id);
+                            let id = c.scoped_id("<platform>");
+                            let sharing = c.sharing.name();
+                            let _ = writeln!(out, "      cache {} (id {id}, {sharing})", c.target);
                         }
                         if r.ssh_agent {
                             let _ = writeln!(
@@ -248,6 +347,11 @@ impl Plan {
                             let env: Vec<String> =
                                 r.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
                             let _ = writeln!(out, "      env {}", env.join(" "));
+                        }
+                    }
+                    Step::Write(w) => {
+                        for f in &w.files {
+                            let _ = writeln!(out, "      {}", f.path);
                         }
                     }
                     _ => {}

@@ -6,6 +6,13 @@ use std::process::{Command, Output};
 use bollard_buildkit_proto::pb;
 use prost::Message;
 
+// Shared with the gateway tests, which use all of it.
+#[allow(dead_code)]
+#[path = "support/bridge/tempdir.rs"]
+mod tempdir;
+
+use tempdir::TempDir;
+
 fn strata(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(args)
@@ -137,4 +144,38 @@ fn the_readme_shows_the_real_plan() {
     let block = &block[block.find('\n').unwrap() + 1..block.find("```").unwrap()];
     let out = strata(&["plan", "examples/fastapi"]);
     assert_eq!(block, stdout(&out), "update the README's plan output");
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The frontend says the same for the same layouts (tests/gateway.rs): one reading path.
+#[test]
+fn a_manifest_linking_outside_the_context_is_refused_and_one_inside_is_read() {
+    let dir = TempDir::example("fastapi");
+    let d = dir.path().to_str().unwrap();
+    std::fs::remove_file(dir.path().join("requirements.txt")).unwrap();
+    dir.symlink("/etc/passwd", "requirements.txt");
+    let out = strata(&["plan", d]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("requirements.txt:1:1: `requirements.txt` is a symbolic link to `/etc/passwd`, outside the build context (BuildKit sends only the build context: put the file itself in the context)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("root:"),
+        "the host's file is never read"
+    );
+
+    std::fs::remove_file(dir.path().join("requirements.txt")).unwrap();
+    dir.write("reqs/base.txt", "./vendored\n");
+    dir.symlink("reqs/base.txt", "requirements.txt");
+    let out = strata(&["plan", d]);
+    assert!(
+        stderr(&out).contains("requirements.txt:1:1: `./vendored` installs local source, which the dependency install does not see"),
+        "{}",
+        stderr(&out)
+    );
 }

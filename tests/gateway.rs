@@ -470,3 +470,32 @@ fn a_lower_case_dockerfile_is_read_when_dockerfile_is_missing() {
     let out = ok(bridge_for(&dir).opt("filename", "Dockerfile"));
     assert!(out.result_graph().unwrap().find("npm ci").is_some());
 }
+
+/// What the CLI says for the same layouts (tests/cli.rs): one reading path, one behaviour.
+const LINK_OUTSIDE: &str = "requirements.txt:1:1: `requirements.txt` is a symbolic link to `/etc/passwd`, outside the build context (BuildKit sends only the build context: put the file itself in the context)";
+const READ_THROUGH_LINK: &str = "requirements.txt:1:1: `./vendored` installs local source, which the dependency install does not see";
+
+#[test]
+fn a_manifest_linking_outside_the_context_is_refused_and_one_inside_is_read() {
+    let dir = example("fastapi");
+    std::fs::remove_file(dir.path().join("requirements.txt")).unwrap();
+    dir.symlink("/etc/passwd", "requirements.txt");
+    assert_eq!(error(bridge_for(&dir)), LINK_OUTSIDE);
+
+    let dir = example("fastapi");
+    std::fs::remove_file(dir.path().join("requirements.txt")).unwrap();
+    dir.write("reqs/base.txt", "./vendored\n");
+    dir.symlink("reqs/base.txt", "requirements.txt");
+    let message = error(bridge_for(&dir));
+    assert!(message.starts_with(READ_THROUGH_LINK), "{message}");
+}
+
+#[test]
+fn a_spec_of_several_megabytes_builds_under_the_daemon_message_limit() {
+    let dir = example("fastapi");
+    let spec = std::fs::read_to_string(dir.path().join("strata.toml")).unwrap();
+    let comment = format!("# {}\n", "x".repeat(98));
+    dir.write("strata.toml", format!("{spec}{}", comment.repeat(50_000)));
+    let out = ok(bridge_for(&dir));
+    assert!(out.result_graph().is_some());
+}

@@ -8,11 +8,18 @@ use bollard_buildkit_proto::google::rpc::Status;
 use serde_json::json;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, SourceText};
+use crate::llb::MAX_ATTACHED_SOURCE;
 
 /// gRPC code Unknown: buildx prints the message as is (other codes add a "Code: " prefix per
 /// nesting level).
 const CODE_UNKNOWN: i32 = 2;
 const SOURCE_DETAIL: &str = "github.com/moby/buildkit/errdefs.Source+json";
+
+/// A daemon call that failed; `what` says what we were doing. The daemon's own message is kept but
+/// host paths (Docker 20.10 leaks its mount directories) are cut out.
+pub fn daemon_error(what: impl std::fmt::Display, status: &tonic::Status) -> Diagnostic {
+    Diagnostic::plain(format!("{what}: {}", scrub_host_paths(status.message())))
+}
 
 #[derive(Debug)]
 pub struct Failure {
@@ -37,15 +44,17 @@ impl Failure {
     /// A daemon call that failed; `what` says what we were doing. The daemon's own message is kept
     /// but host paths (Docker 20.10 leaks its mount directories) are cut out.
     pub fn daemon(what: impl std::fmt::Display, status: &tonic::Status) -> Failure {
-        Failure::new(Diagnostic::plain(format!(
-            "{what}: {}",
-            scrub_host_paths(status.message())
-        )))
+        Failure::new(daemon_error(what, status))
     }
 
     pub fn to_status(&self) -> Status {
         let mut details = Vec::new();
-        if let Some(src) = &self.source {
+        // A spec too large to ride along would push the status over the daemon's message limit.
+        let source = self
+            .source
+            .as_ref()
+            .filter(|s| s.text.len() <= MAX_ATTACHED_SOURCE);
+        if let Some(src) = source {
             let ranges: Vec<_> = self
                 .diagnostics
                 .0

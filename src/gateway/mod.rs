@@ -14,25 +14,28 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use crate::caps::Caps;
-use crate::context::ContextFiles;
+use crate::context::{
+    ContextSource, Entry, EntryKind, MAX_FILE_BYTES, ignore_patterns, read_context,
+};
 use crate::diag::{Diagnostic, SourceText};
 use crate::image::ImageConfig;
 use crate::lower::{self, Context, LowerInput, ResolvedImage};
 use crate::options::{BuildOptions, parse_options};
-use crate::pattern::{PatternSet, parse_ignore_file};
 use crate::platform::Platform;
 use crate::recipe;
 use crate::reference::ImageRef;
 use crate::spec::{self, Spec};
 
-pub use error::{Failure, scrub_host_paths};
+pub use error::{Failure, daemon_error, scrub_host_paths};
 use transport::Client;
 
 const OPT_PREFIX: &str = "BUILDKIT_FRONTEND_OPT_";
-/// How many ReadDir calls are in flight at once while listing a context.
-const READ_DIR_CONCURRENCY: usize = 64;
 /// Go's os.FileMode directory bit, as BuildKit's Stat reports it.
 const MODE_DIR: u32 = 1 << 31;
+/// Go's os.FileMode symbolic-link bit.
+const MODE_SYMLINK: u32 = 1 << 27;
+/// ReadFile asks for at most this much at a time, well under the message size limit.
+const READ_CHUNK: usize = 4 << 20;
 
 /// Entry point of `strata frontend`. Always exits the process: returning from `main` was seen to
 /// hang on tokio's blocking stdin reader after `Return`.
@@ -310,55 +313,108 @@ impl Bridge {
             .into_inner()
             .data)
     }
+}
 
-    /// Every file under `reference`, recursively (the sources we walk are filtered to a few files).
-    async fn list_files(&mut self, reference: &str) -> Result<Vec<String>, tonic::Status> {
-        let mut files = Vec::new();
-        let mut level = vec![String::new()];
-        // One directory level at a time, its directories read concurrently: a workspace with a
-        // thousand packages is a thousand ReadDir calls, and each is a round trip to the daemon.
-        while !level.is_empty() {
-            let mut next = Vec::new();
-            for chunk in level.chunks(READ_DIR_CONCURRENCY) {
-                let mut reads = tokio::task::JoinSet::new();
-                for dir in chunk {
-                    let mut client = self.client.clone();
-                    let request = gw::ReadDirRequest {
-                        r#ref: reference.to_string(),
-                        dir_path: if dir.is_empty() {
-                            "/".into()
-                        } else {
-                            dir.clone()
-                        },
-                        ..Default::default()
-                    };
-                    let dir = dir.clone();
-                    reads.spawn(async move { (dir, client.read_dir(request).await) });
-                }
-                while let Some(joined) = reads.join_next().await {
-                    let (dir, response) =
-                        joined.map_err(|e| tonic::Status::internal(e.to_string()))?;
-                    for e in response?.into_inner().entries {
-                        let name = e.path.rsplit('/').next().unwrap_or(&e.path);
-                        let path = if dir.is_empty() {
-                            name.to_string()
-                        } else {
-                            format!("{dir}/{name}")
-                        };
-                        if e.mode & MODE_DIR != 0 {
-                            next.push(path);
-                        } else {
-                            files.push(path);
-                        }
-                    }
-                }
-            }
-            next.sort();
-            level = next;
-        }
-        files.sort();
-        Ok(files)
+/// The build context as BuildKit shows it to the frontend: each `select` is a transfer of the
+/// local source filtered to the recipe's patterns (or the input context, whole); listing and
+/// reading go through ReadDir/ReadFile on the result.
+struct GatewayContext<'a> {
+    bridge: &'a mut Bridge,
+    context: &'a Context,
+    reference: String,
+}
+
+impl ContextSource for GatewayContext<'_> {
+    async fn select(&mut self, include: &[String], exclude: &[String]) -> Result<(), Diagnostic> {
+        let attrs = local_attrs(include, exclude, "strata-probe");
+        self.reference = self
+            .bridge
+            .context(self.context, attrs, "[internal] load manifest list")
+            .await
+            .map_err(|s| daemon_error("loading the build context", &s))?;
+        Ok(())
     }
+
+    async fn read_dirs(&mut self, dirs: &[String]) -> Result<Vec<Vec<Entry>>, Diagnostic> {
+        // Concurrently: a workspace with a thousand packages is a thousand ReadDir calls, and each
+        // is a round trip to the daemon.
+        let mut reads = tokio::task::JoinSet::new();
+        for (i, dir) in dirs.iter().enumerate() {
+            let mut client = self.bridge.client.clone();
+            let request = gw::ReadDirRequest {
+                r#ref: self.reference.clone(),
+                dir_path: if dir.is_empty() {
+                    "/".into()
+                } else {
+                    dir.clone()
+                },
+                ..Default::default()
+            };
+            reads.spawn(async move { (i, client.read_dir(request).await) });
+        }
+        let mut out = vec![Vec::new(); dirs.len()];
+        while let Some(joined) = reads.join_next().await {
+            let (i, response) = joined.map_err(|e| Diagnostic::plain(e.to_string()))?;
+            let response = response.map_err(|s| daemon_error("listing the build context", &s))?;
+            out[i] = response
+                .into_inner()
+                .entries
+                .into_iter()
+                .map(|e| {
+                    let name = e.path.rsplit('/').next().unwrap_or(&e.path).to_string();
+                    let kind = if e.mode & MODE_DIR != 0 {
+                        EntryKind::Dir
+                    } else if e.mode & MODE_SYMLINK != 0 {
+                        EntryKind::Symlink(e.linkname)
+                    } else {
+                        EntryKind::File
+                    };
+                    Entry { name, kind }
+                })
+                .collect();
+        }
+        Ok(out)
+    }
+
+    async fn read_file(&mut self, path: &str) -> Result<Vec<u8>, Diagnostic> {
+        let failed = |s: tonic::Status| daemon_error(format!("reading {path}"), &s);
+        // In ranges: a whole lockfile can be larger than one gRPC message.
+        let mut data = Vec::new();
+        loop {
+            let chunk = self
+                .bridge
+                .client
+                .read_file(gw::ReadFileRequest {
+                    r#ref: self.reference.clone(),
+                    file_path: path.to_string(),
+                    range: Some(gw::FileRange {
+                        offset: data.len() as i64,
+                        length: READ_CHUNK as i64,
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .map_err(failed)?
+                .into_inner()
+                .data;
+            let last = chunk.len() < READ_CHUNK;
+            data.extend_from_slice(&chunk);
+            if data.len() > MAX_FILE_BYTES {
+                return Err(too_large(path));
+            }
+            if last {
+                return Ok(data);
+            }
+        }
+    }
+}
+
+fn too_large(path: &str) -> Diagnostic {
+    Diagnostic::plain(format!(
+        "`{path}` is larger than {} MiB, too large for a manifest",
+        MAX_FILE_BYTES >> 20
+    ))
+    .help("check that the manifest patterns select dependency files only")
 }
 
 fn local_attrs(include: &[String], exclude: &[String], hint: &str) -> BTreeMap<String, String> {
@@ -446,15 +502,20 @@ async fn build(
     )
     .map_err(|d| Failure::new(d).with_source(&source))?;
 
-    let ignore_text = match spec_ignore {
-        Some(t) => Some(t),
-        None => context_ignore?,
+    let ignore = match spec_ignore {
+        Some(t) => ignore_patterns(Some(&t), None),
+        None => ignore_patterns(None, context_ignore?.as_deref()),
     };
-    let ignore = ignore_text
-        .map(|t| parse_ignore_file(&String::from_utf8_lossy(&t)))
-        .unwrap_or_default();
-
-    let ctx = probe_context(bridge, &spec, &context, ignore).await?;
+    let recipe =
+        recipe::recipe_for(&spec).map_err(|d| Failure::new(d).with_source(&spec.source))?;
+    let mut source = GatewayContext {
+        bridge,
+        context: &context,
+        reference: String::new(),
+    };
+    let ctx = read_context(&mut source, &spec, recipe, ignore)
+        .await
+        .map_err(|d| Failure::new(d).with_source(&spec.source))?;
     lap("probing the context");
     let plan = recipe::plan(&spec, &ctx).map_err(|d| {
         let file = match d.first().map(|d| &d.location) {
@@ -471,6 +532,14 @@ async fn build(
             source,
         }
     })?;
+
+    for note in &plan.notes {
+        if caps.has_api("gateway.warnings") {
+            bridge.warn(&spec_vertex, note).await;
+        } else {
+            warn!("{note}");
+        }
+    }
 
     let mut images = BTreeMap::new();
     for image in plan.images() {
@@ -604,45 +673,6 @@ async fn read_context_file(
         .await
         .map_err(|s| Failure::daemon(format!("loading {path}"), &s))?;
     Ok(bridge.read_file(&reference, path).await.ok())
-}
-
-/// Lists the files the recipe asks about (manifests, version files) and reads those it needs.
-async fn probe_context(
-    bridge: &mut Bridge,
-    spec: &Spec,
-    context: &Context,
-    ignore: Vec<String>,
-) -> Result<ContextFiles, Failure> {
-    let recipe = recipe::recipe_for(spec.language.value);
-    let patterns = recipe.probe(spec);
-    let attrs = local_attrs(&patterns, &ignore, "strata-probe");
-    let reference = bridge
-        .context(context, attrs, "[internal] load manifest list")
-        .await
-        .map_err(|s| Failure::daemon("loading the build context", &s))?;
-    let mut listed = bridge
-        .list_files(&reference)
-        .await
-        .map_err(|s| Failure::daemon("listing the build context", &s))?;
-    // BuildKit filters local sources itself; an input context arrives whole.
-    let include = PatternSet::new(&patterns).map_err(Diagnostic::plain)?;
-    let exclude =
-        PatternSet::new(&ignore).map_err(|e| Diagnostic::plain(format!(".dockerignore: {e}")))?;
-    listed.retain(|p| include.matches(p) && !exclude.matches(p));
-
-    let mut ctx = ContextFiles::new(ignore);
-    let refs: Vec<&str> = listed.iter().map(String::as_str).collect();
-    for path in recipe.files_to_read(spec, &refs) {
-        let data = bridge
-            .read_file(&reference, &path)
-            .await
-            .map_err(|s| Failure::daemon(format!("reading {path}"), &s))?;
-        ctx.add_content(path, data);
-    }
-    for path in listed {
-        ctx.add_listed(path);
-    }
-    Ok(ctx)
 }
 
 async fn resolve_image(

@@ -120,6 +120,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
                     });
                     lowerer.run(&current, run, vertex)
                 }
+                Step::Write(write) => lowerer.write(&current.state, write, vertex),
                 Step::Copy(copy) => match &copy.from {
                     CopyFrom::Context(sel) => {
                         lowerer.copy_context(&current.state, sel, &copy.dest, vertex)
@@ -159,6 +160,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
     };
     let sources = input
         .spec
+        .filter(|s| s.text.len() <= llb::MAX_ATTACHED_SOURCE)
         .map(|s| {
             vec![pb::SourceInfo {
                 filename: s.name.clone(),
@@ -244,8 +246,12 @@ impl Lowerer<'_, '_> {
             .iter()
             .map(|c| ExtraMount::Cache {
                 target: c.target.clone(),
-                id: c.id.clone(),
-                locked: c.sharing == Sharing::Locked,
+                id: c.scoped_id(&self.input.platform.to_string()),
+                sharing: match c.sharing {
+                    Sharing::Shared => pb::CacheSharingOpt::Shared,
+                    Sharing::Locked => pb::CacheSharingOpt::Locked,
+                    Sharing::Private => pb::CacheSharingOpt::Private,
+                },
             })
             .collect();
         let mut secret_env = Vec::new();
@@ -283,7 +289,7 @@ impl Lowerer<'_, '_> {
             });
             env.set("SSH_AUTH_SOCK", SSH_AGENT);
         }
-        let command = format!("{prelude}{}", run.command);
+        let command = format!("{prelude}{}", run.script());
         let exec = Exec {
             root: Some(on.state.clone()),
             args: Command::Shell(command).argv(),
@@ -304,6 +310,52 @@ impl Lowerer<'_, '_> {
             remove_mount_stubs: caps.has(caps::REMOVE_MOUNT_STUBS),
         };
         self.graph.exec(exec, vertex)
+    }
+
+    /// Files the frontend generated, as one file op: a directory for each parent, then each file.
+    fn write(&mut self, onto: &State, write: &crate::plan::WriteStep, vertex: Vertex) -> State {
+        let dest = write.dest.trim_end_matches('/');
+        let mut dirs: Vec<String> = Vec::new();
+        for f in &write.files {
+            let mut parent = f.path.as_str();
+            while let Some((d, _)) = parent.rsplit_once('/') {
+                dirs.push(format!("{dest}/{d}"));
+                parent = d;
+            }
+        }
+        dirs.sort();
+        dirs.dedup();
+        let mut actions: Vec<pb::file_action::Action> = Vec::new();
+        actions.push(pb::file_action::Action::Mkdir(pb::FileActionMkDir {
+            path: if dest.is_empty() {
+                "/".into()
+            } else {
+                dest.to_string()
+            },
+            mode: 0o755,
+            make_parents: true,
+            timestamp: -1,
+            ..Default::default()
+        }));
+        for d in dirs {
+            actions.push(pb::file_action::Action::Mkdir(pb::FileActionMkDir {
+                path: d,
+                mode: 0o755,
+                make_parents: true,
+                timestamp: -1,
+                ..Default::default()
+            }));
+        }
+        for f in &write.files {
+            actions.push(pb::file_action::Action::Mkfile(pb::FileActionMkFile {
+                path: format!("{dest}/{}", f.path),
+                mode: if f.executable { 0o755 } else { 0o644 },
+                data: f.contents.clone(),
+                timestamp: -1,
+                ..Default::default()
+            }));
+        }
+        self.graph.file(onto, actions, vertex)
     }
 
     fn copy_context(
@@ -458,4 +510,4 @@ fn image_config(input: &LowerInput<'_>, result: &Built, target: StageName) -> Im
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -12,14 +12,14 @@ use crate::recipe::{
 };
 
 /// The decoded ops of a definition, by digest, and the result digest.
-struct Ops {
-    ops: BTreeMap<String, pb::Op>,
+pub(crate) struct Ops {
+    pub(crate) ops: BTreeMap<String, pb::Op>,
     meta: BTreeMap<String, pb::OpMetadata>,
-    result: String,
+    pub(crate) result: String,
 }
 
 impl Ops {
-    fn of(def: &pb::Definition) -> Ops {
+    pub(crate) fn of(def: &pb::Definition) -> Ops {
         let mut ops = BTreeMap::new();
         for bytes in &def.def[..def.def.len() - 1] {
             ops.insert(digest_of(bytes), pb::Op::decode(bytes.as_slice()).unwrap());
@@ -32,14 +32,14 @@ impl Ops {
         }
     }
 
-    fn name(&self, digest: &str) -> &str {
+    pub(crate) fn name(&self, digest: &str) -> &str {
         self.meta[digest]
             .description
             .get("llb.customname")
             .map_or("", String::as_str)
     }
 
-    fn find(&self, name_part: &str) -> &str {
+    pub(crate) fn find(&self, name_part: &str) -> &str {
         self.ops
             .keys()
             .find(|d| self.name(d).contains(name_part))
@@ -47,7 +47,7 @@ impl Ops {
     }
 
     /// Every op `digest` depends on, itself included.
-    fn closure(&self, digest: &str) -> BTreeSet<String> {
+    pub(crate) fn closure(&self, digest: &str) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
         let mut stack = vec![digest.to_string()];
         while let Some(d) = stack.pop() {
@@ -58,7 +58,7 @@ impl Ops {
         seen
     }
 
-    fn local_sources_under(&self, digest: &str) -> Vec<&pb::SourceOp> {
+    pub(crate) fn local_sources_under(&self, digest: &str) -> Vec<&pb::SourceOp> {
         self.closure(digest)
             .iter()
             .filter_map(|d| match &self.ops[d].op {
@@ -68,7 +68,7 @@ impl Ops {
             .collect()
     }
 
-    fn exec(&self, digest: &str) -> &pb::ExecOp {
+    pub(crate) fn exec(&self, digest: &str) -> &pb::ExecOp {
         match &self.ops[digest].op {
             Some(pb::op::Op::Exec(e)) => e,
             other => panic!("not an exec: {other:?}"),
@@ -415,5 +415,40 @@ fn an_input_context_is_copied_path_by_path() {
     assert!(
         c.exclude_patterns.is_empty(),
         "no patterns on BuildKit v0.8"
+    );
+}
+
+fn image_env(lowered: &Lowered) -> Vec<String> {
+    lowered.image_config.config.env.clone().unwrap_or_default()
+}
+
+#[test]
+fn a_spec_path_extends_the_recipe_path_in_the_image() {
+    let spec = format!("{FASTAPI}\n[env]\nPATH = \"/x:${{PATH}}\"\n");
+    let (lowered, _) = lower_with(&spec, &[("requirements.txt", "")], &[], &Caps::current());
+    assert!(
+        image_env(&lowered)
+            .contains(&"PATH=/x:/opt/venv/bin:/usr/local/bin:/usr/bin:/bin".to_string()),
+        "the virtualenv stays on PATH, after the spec's own entry: {:?}",
+        image_env(&lowered)
+    );
+}
+
+#[test]
+fn env_values_expand_in_file_order() {
+    let spec = format!("{FASTAPI}\n[env]\nZ = \"1\"\nA = \"${{Z}}/x\"\n");
+    let (lowered, _) = lower_with(&spec, &[("requirements.txt", "")], &[], &Caps::current());
+    let env = image_env(&lowered);
+    assert!(env.contains(&"A=1/x".to_string()), "{env:?}");
+    // Steps see the same environment as the image.
+    let ops = Ops::of(&lowered.definition);
+    let install = ops.exec(ops.find("pip install"));
+    assert!(
+        install
+            .meta
+            .as_ref()
+            .unwrap()
+            .env
+            .contains(&"A=1/x".to_string())
     );
 }

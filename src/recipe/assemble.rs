@@ -1,14 +1,14 @@
 //! Lays a recipe's conventions, overridden by the spec, out as the stages of a [`Plan`]. Nothing
 //! here depends on the language: what differs between ecosystems is in their [`Conventions`].
 
-use std::collections::BTreeMap;
+use std::ops::Range;
 
-use super::{Conventions, cache, recipe_for};
+use super::{Conventions, DepStep, cache, recipe_for};
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{
-    ContextPurpose, ContextSelection, CopyFrom, CopyStep, ImageSettings, Plan, RunStep, Sharing,
-    Stage, StageFrom, StageName, Step,
+    ContextPurpose, ContextSelection, CopyFrom, CopyStep, EnvList, ImageSettings, Plan, RunStep,
+    Sharing, Stage, StageFrom, StageName, Step, WriteStep,
 };
 use crate::reference::ImageRef;
 use crate::spec::{Command, Spec};
@@ -16,37 +16,52 @@ use crate::spec::{Command, Spec};
 /// Plans a build: base image (+ system packages), dependencies from the manifests alone, the
 /// source and the build step, and the runtime image.
 pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
-    let conv = recipe_for(spec.language.value).conventions(spec, ctx)?;
-    let command = start_command(spec, &conv)?;
+    let recipe = recipe_for(spec)?;
+    let conv = recipe.conventions(spec, ctx)?;
+    lay_out(spec, &ctx.ignore, recipe.language(), &conv)
+}
+
+/// The stages for a recipe's conventions, with the spec's overrides; `ignore` is `.dockerignore`.
+pub(super) fn lay_out(
+    spec: &Spec,
+    ignore: &[String],
+    language: &'static str,
+    conv: &Conventions,
+) -> Result<Plan, Diagnostics> {
+    let command = start_command(spec, conv)?;
     let base = spec
         .base
         .as_ref()
         .map_or_else(|| conv.default_image.clone(), |b| b.value.clone());
-    let separate_runtime = spec
+    let runtime_image = spec
         .runtime
         .as_ref()
         .map(|r| r.value.clone())
+        .or_else(|| conv.runtime.image.clone())
         .filter(|r| *r != base);
     let mut build_env = conv.build_env.clone();
-    build_env.extend(spec.build_env.clone());
+    build_env.extend(spec.build_env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let steps = Steps {
         spec,
-        conv: &conv,
+        conv,
         build_env,
+        ignore,
     };
 
+    // The recipe's first, then the spec's in file order: `PATH = "/x:${PATH}"` in the spec
+    // extends the recipe's PATH instead of replacing it.
     let mut env = conv.env.clone();
-    env.extend(spec.env.clone());
+    env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let runtime_env = conv
         .runtime_env
         .iter()
-        .filter(|(k, _)| !spec.env.contains_key(*k))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
+        .cloned()
         .collect();
 
     Ok(Plan {
-        language: spec.language.value,
-        package_manager: conv.package_manager.to_string(),
+        language,
+        package_manager: conv.package_manager.clone(),
         manifests: conv.manifests.clone(),
         stages: vec![
             Stage {
@@ -57,9 +72,9 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
                     .into_iter()
                     .collect(),
             },
-            steps.deps(ctx),
-            steps.build(ctx),
-            steps.runtime(separate_runtime),
+            steps.deps(),
+            steps.build(),
+            steps.runtime(runtime_image),
         ],
         image: ImageSettings {
             workdir: spec.workdir.clone(),
@@ -70,6 +85,7 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
             command,
             labels: spec.labels.clone(),
         },
+        notes: conv.notes.clone(),
     })
 }
 
@@ -82,7 +98,7 @@ fn start_command(spec: &Spec, conv: &Conventions) -> Result<Command, Diagnostics
             spec.language.span.clone(),
             format!(
                 "no start command: `run` is not set and no {} convention applies",
-                spec.language.value.name()
+                spec.language.value
             ),
         )
         .help(conv.run_help.clone())
@@ -93,56 +109,88 @@ fn start_command(spec: &Spec, conv: &Conventions) -> Result<Command, Diagnostics
 struct Steps<'a> {
     spec: &'a Spec,
     conv: &'a Conventions,
-    /// The recipe's build-only environment with the spec's `build_env` over it.
-    build_env: BTreeMap<String, String>,
+    /// The recipe's build-only environment with the spec's `build_env` after it.
+    build_env: EnvList,
+    /// `.dockerignore`: every copy from the context excludes it.
+    ignore: &'a [String],
 }
 
 impl Steps<'_> {
-    /// A step of the project's own (install, build): in the workdir, with the package manager's
-    /// caches and the client's SSH agent, pointing back at the spec text it comes from.
-    fn project_step(&self, command: String, origin: std::ops::Range<usize>) -> RunStep {
+    /// A step the recipe runs in the workdir, pointing back at the spec text it comes from.
+    fn step(&self, command: String, origin: Range<usize>) -> RunStep {
         RunStep {
             command,
+            keep: Vec::new(),
             cwd: self.spec.workdir.clone(),
             env: self.build_env.clone(),
-            caches: self.conv.caches.clone(),
+            caches: Vec::new(),
             secrets: Vec::new(),
-            ssh_agent: true,
+            ssh_agent: false,
             origin: Some(origin),
         }
     }
 
-    fn deps(&self, ctx: &ContextFiles) -> Stage {
-        let (spec, conv) = (self.spec, self.conv);
-        let mut steps = Vec::new();
-        if let Some(prepare) = &conv.prepare {
-            steps.push(Step::Run(RunStep {
-                command: prepare.clone(),
-                cwd: "/".into(),
-                env: self.build_env.clone(),
-                caches: Vec::new(),
-                secrets: Vec::new(),
-                ssh_agent: false,
-                origin: Some(spec.language.span.clone()),
-            }));
+    /// A step of the project's own (install, build): with the package manager's caches and the
+    /// client's SSH agent.
+    fn project_step(&self, command: String, origin: Range<usize>) -> RunStep {
+        RunStep {
+            caches: self.conv.caches.clone(),
+            ssh_agent: true,
+            ..self.step(command, origin)
         }
-        steps.push(Step::Copy(CopyStep {
+    }
+
+    fn stage_manifests(&self, patterns: &[String], files: &[String]) -> Step {
+        Step::Copy(CopyStep {
             from: CopyFrom::Context(ContextSelection {
-                include: conv.manifest_patterns.clone(),
-                exclude: ctx.ignore.clone(),
-                files: conv.manifests.clone(),
+                include: patterns.to_vec(),
+                exclude: self.ignore.to_vec(),
+                files: files.to_vec(),
                 purpose: ContextPurpose::Manifests,
             }),
-            dest: spec.workdir.clone(),
-        }));
-        let (install, origin) = match &spec.install {
-            Some(i) => (i.value.clone(), i.span.clone()),
-            None => (conv.install.clone(), spec.language.span.clone()),
+            dest: self.spec.workdir.clone(),
+        })
+    }
+
+    fn deps(&self) -> Stage {
+        let (spec, conv) = (self.spec, self.conv);
+        let origin = spec.language.span.clone();
+        let mut steps: Vec<Step> = conv
+            .setup
+            .iter()
+            .map(|command| {
+                Step::Run(RunStep {
+                    cwd: "/".into(),
+                    ..self.step(command.clone(), origin.clone())
+                })
+            })
+            .collect();
+        let install = |command: String, origin: Range<usize>| {
+            Step::Run(RunStep {
+                secrets: spec.secrets.clone(),
+                ..self.project_step(command, origin)
+            })
         };
-        steps.push(Step::Run(RunStep {
-            secrets: spec.secrets.clone(),
-            ..self.project_step(install, origin)
-        }));
+        match &spec.install {
+            // The user's own install runs once, with every manifest staged.
+            Some(own) => {
+                steps.push(self.stage_manifests(&conv.manifest_patterns, &conv.manifests));
+                steps.push(install(own.value.clone(), own.span.clone()));
+            }
+            None => {
+                for dep in &conv.deps {
+                    steps.push(match dep {
+                        DepStep::Stage { patterns, files } => self.stage_manifests(patterns, files),
+                        DepStep::Generate { what, files } => Step::Write(WriteStep {
+                            what: what.clone(),
+                            dest: spec.workdir.clone(),
+                            files: files.clone(),
+                        }),
+                        DepStep::Install(command) => install(command.clone(), origin.clone()),
+                    });
+                }
+            }
+        }
         Stage {
             name: StageName::Deps,
             from: StageFrom::Stage(StageName::Base),
@@ -150,7 +198,7 @@ impl Steps<'_> {
         }
     }
 
-    fn build(&self, ctx: &ContextFiles) -> Stage {
+    fn build(&self) -> Stage {
         let (spec, conv) = (self.spec, self.conv);
         let include = spec
             .app
@@ -158,7 +206,7 @@ impl Steps<'_> {
             .map(|a| a.value.clone())
             .filter(|a| a != ".")
             .collect();
-        let mut exclude = ctx.ignore.clone();
+        let mut exclude = self.ignore.to_vec();
         for e in &conv.app_exclude {
             if !exclude.contains(e) {
                 exclude.push(e.clone());
@@ -173,6 +221,11 @@ impl Steps<'_> {
             }),
             dest: spec.workdir.clone(),
         })];
+        for command in &conv.after_source {
+            steps.push(Step::Run(
+                self.project_step(command.clone(), spec.language.span.clone()),
+            ));
+        }
         let build = match &spec.build {
             Some(b) => Some((b.value.clone(), b.span.clone())),
             None => conv.build.clone().map(|b| (b, spec.language.span.clone())),
@@ -199,14 +252,21 @@ impl Steps<'_> {
             .collect();
         let from = match separate {
             Some(image) => {
+                let runtime = &self.conv.runtime;
                 let workdir = &self.spec.workdir;
-                for path in self.conv.artifacts.iter().chain(std::iter::once(workdir)) {
+                let workdir_copy = runtime.copy_workdir.then_some((workdir, workdir));
+                let copies = runtime
+                    .artefacts
+                    .iter()
+                    .map(|a| (&a.from, &a.to))
+                    .chain(workdir_copy);
+                for (from, to) in copies {
                     steps.push(Step::Copy(CopyStep {
                         from: CopyFrom::Stage {
                             stage: StageName::Build,
-                            path: path.clone(),
+                            path: from.clone(),
                         },
-                        dest: path.clone(),
+                        dest: to.clone(),
                     }));
                 }
                 StageFrom::Image(image)
@@ -235,8 +295,9 @@ else echo 'strata: packages need apt-get or apk in the image' >&2; exit 1; fi"
         );
         Some(Step::Run(RunStep {
             command,
+            keep: Vec::new(),
             cwd: "/".into(),
-            env: BTreeMap::new(),
+            env: Vec::new(),
             caches: vec![
                 cache("/var/cache/apt", self.spec, "apt-cache", Sharing::Locked),
                 cache(

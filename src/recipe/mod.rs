@@ -8,35 +8,77 @@ mod python;
 
 pub use assemble::plan;
 
-use std::collections::BTreeMap;
-
 use crate::context::ContextFiles;
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::{CacheMount, Sharing};
+use crate::diag::{Diagnostic, Diagnostics, closest};
+use crate::plan::{CacheMount, CacheScope, EnvList, GeneratedFile, Sharing};
 use crate::reference::ImageRef;
-use crate::spec::{Command, Language, Spec};
+use crate::spec::{Command, Spec};
+
+/// A dependency step, in the order the deps stage runs them. Each step's layer is keyed by what
+/// came before it, so a recipe stages the inputs of each tool invocation just before it (pnpm:
+/// the lockfile, `pnpm fetch`, then package.json files, `pnpm install --offline`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DepStep {
+    /// Copy these context files under the workdir. `patterns` go on the transfer (include
+    /// patterns), `files` are what they matched.
+    Stage {
+        patterns: Vec<String>,
+        files: Vec<String>,
+    },
+    /// Write files the recipe generated from what it read (a skeleton, normalized manifests).
+    Generate {
+        what: String,
+        files: Vec<GeneratedFile>,
+    },
+    /// Run a command with the recipe's caches, the spec's secrets and the SSH agent.
+    Install(String),
+}
+
+/// Where the image comes from when the recipe proposes its own runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artefact {
+    /// Absolute path in the build stage.
+    pub from: String,
+    /// Absolute path in the runtime image.
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtime {
+    /// The recipe's runtime image (a static-binary image, a JRE); `None`: the build stage is the
+    /// image unless the spec names a `runtime`.
+    pub image: Option<ImageRef>,
+    /// What a separate runtime image receives from the build stage.
+    pub artefacts: Vec<Artefact>,
+    /// Whether it also receives the workdir (interpreted languages: the source is the app).
+    pub copy_workdir: bool,
+}
 
 /// What a recipe says about a project, before the spec's overrides are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conventions {
-    pub package_manager: &'static str,
-    /// The image for the spec's (or detected, or default) version.
+    pub package_manager: String,
+    /// The build image for the spec's (or detected, or default) version.
     pub default_image: ImageRef,
-    /// Include patterns for the manifests-only context transfer.
-    pub manifest_patterns: Vec<String>,
-    /// The files those patterns select, sorted: what keys the install.
+    /// Every file that keys a dependency step, sorted (for `strata plan` and the `install`
+    /// override, which runs after all of them are staged).
     pub manifests: Vec<String>,
-    /// Runs before the manifests are copied, so its layer does not depend on them and survives a
-    /// dependency edit (e.g. creating the virtualenv).
-    pub prepare: Option<String>,
-    pub install: String,
+    /// Include patterns for those files, for the `install` override's single transfer.
+    pub manifest_patterns: Vec<String>,
+    /// Run before anything is staged, so their layers survive every manifest edit: the tool
+    /// itself (keyed only on its version), the virtualenv.
+    pub setup: Vec<String>,
+    /// The dependency steps. The spec's `install` replaces the `Install` ones.
+    pub deps: Vec<DepStep>,
     pub caches: Vec<CacheMount>,
-    /// Set in every step and in the image.
-    pub env: BTreeMap<String, String>,
+    /// Set in every step and in the image, in order.
+    pub env: EnvList,
     /// Set in the image only.
-    pub runtime_env: BTreeMap<String, String>,
-    /// Set in install and build steps only.
-    pub build_env: BTreeMap<String, String>,
+    pub runtime_env: EnvList,
+    /// Set in setup, dependency and build steps only.
+    pub build_env: EnvList,
+    /// Always run after the source copy (installing the project itself), build or not.
+    pub after_source: Vec<String>,
     /// The project's build step, if the recipe found one.
     pub build: Option<String>,
     /// Runs after a build when the recipe's own install was used (e.g. dropping dev dependencies).
@@ -44,25 +86,63 @@ pub struct Conventions {
     pub run: Option<Command>,
     /// Shown when neither the spec nor the convention gives a start command.
     pub run_help: String,
-    /// Absolute paths outside the workdir that a separate runtime stage must receive.
-    pub artifacts: Vec<String>,
+    pub runtime: Runtime,
     /// Never copied with the source: host artefacts that would overwrite what the install built.
     pub app_exclude: Vec<String>,
+    /// Said to the user: what was chosen that they may not expect.
+    pub notes: Vec<String>,
 }
 
-pub trait Recipe {
-    /// Paths and globs the edge must list in the context before planning.
-    fn probe(&self, spec: &Spec) -> Vec<String>;
+impl Conventions {
+    /// One dependency step: stage the manifests, run the install: the common case.
+    pub fn single_install(
+        patterns: Vec<String>,
+        files: Vec<String>,
+        install: String,
+    ) -> Vec<DepStep> {
+        vec![
+            DepStep::Stage { patterns, files },
+            DepStep::Install(install),
+        ]
+    }
+}
+
+/// An ecosystem. Implementations are unit structs registered in [`RECIPES`].
+pub trait Recipe: Sync {
+    /// The spec's `language` value.
+    fn language(&self) -> &'static str;
+    /// Paths and globs the edge lists in the context, given what earlier rounds found (nothing
+    /// in the first round): a workspace's member list decides what to list next. Probing ends
+    /// when a round asks for nothing new.
+    fn probe(&self, spec: &Spec, found: &ContextFiles) -> Vec<String>;
     /// Which of the listed files the recipe needs to read.
     fn files_to_read(&self, spec: &Spec, listed: &[&str]) -> Vec<String>;
     fn conventions(&self, spec: &Spec, ctx: &ContextFiles) -> Result<Conventions, Diagnostics>;
 }
 
-pub fn recipe_for(language: Language) -> &'static dyn Recipe {
-    match language {
-        Language::Python => &python::Python,
-        Language::Node => &node::Node,
+/// Every ecosystem Strata builds: adding one is a recipe file and a line here.
+const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node];
+
+/// Named in the spec contract as future languages: recognised so the error can say "not yet".
+const PLANNED: &[&str] = &["go", "rust", "ruby", "java", "php", "dotnet"];
+
+/// The recipe for the spec's `language`, or a located error naming the supported ones.
+pub fn recipe_for(spec: &Spec) -> Result<&'static dyn Recipe, Diagnostic> {
+    let name = spec.language.value.as_str();
+    if let Some(r) = RECIPES.iter().find(|r| r.language() == name) {
+        return Ok(*r);
     }
+    let supported: Vec<&str> = RECIPES.iter().map(|r| r.language()).collect();
+    let message = if PLANNED.contains(&name) {
+        format!("language `{name}` is not supported yet")
+    } else {
+        format!("unknown language `{name}`")
+    };
+    let help = match closest(name, supported.iter().copied()) {
+        Some(s) if !PLANNED.contains(&name) => format!("did you mean `{s}`?"),
+        _ => format!("supported languages: {}", supported.join(", ")),
+    };
+    Err(Diagnostic::at(&spec.source, spec.language.span.clone(), message).help(help))
 }
 
 /// The explicit manifests (each must select at least one file), or the recipe's defaults that exist.
@@ -195,13 +275,44 @@ pub(crate) fn shell_word(s: &str) -> String {
     }
 }
 
+/// A download cache under the spec's `cache.id`, shared by every project and platform.
 pub(crate) fn cache(target: &str, spec: &Spec, name: &str, sharing: Sharing) -> CacheMount {
     CacheMount {
         target: target.to_string(),
         id: format!("{}/{name}", spec.cache_id),
         sharing,
+        scope: CacheScope::Downloads,
     }
+}
+
+/// A build-output cache of one project (named by the recipe, e.g. its module path), separate per
+/// target platform.
+// Go's and Rust's recipes use it; until they land, the Plan's worked examples do.
+#[cfg_attr(not(test), expect(dead_code))]
+pub(crate) fn build_cache(
+    target: &str,
+    spec: &Spec,
+    name: &str,
+    project: &str,
+    sharing: Sharing,
+) -> CacheMount {
+    CacheMount {
+        scope: CacheScope::BuildOutput {
+            project: project.to_string(),
+        },
+        ..cache(target, spec, name, sharing)
+    }
+}
+
+/// An ordered environment from literal pairs.
+pub(crate) fn env_list(pairs: &[(&str, &str)]) -> EnvList {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod worked_examples;

@@ -1,11 +1,12 @@
 //! Node with npm: package.json and the lockfile staged alone, `npm ci` with npm's cache mounted,
 //! `npm run build` after the source copy when the project has a build script.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
-use super::{Conventions, Probe, Recipe, cache, default_image, resolve_manifests, version_file};
+use super::{
+    Conventions, Probe, Recipe, Runtime, cache, default_image, env_list, resolve_manifests,
+    version_file,
+};
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, Location, Position};
 use crate::plan::Sharing;
@@ -37,7 +38,11 @@ const PROBE: Probe = Probe {
 };
 
 impl Recipe for Node {
-    fn probe(&self, spec: &Spec) -> Vec<String> {
+    fn language(&self) -> &'static str {
+        "node"
+    }
+
+    fn probe(&self, spec: &Spec, _found: &ContextFiles) -> Vec<String> {
         PROBE.patterns(spec)
     }
 
@@ -158,26 +163,32 @@ impl Recipe for Node {
         let default_image = default_image(spec, "node", &version)?;
 
         Ok(Conventions {
-            package_manager: "npm",
+            package_manager: "npm".into(),
             default_image,
-            manifest_patterns: patterns,
-            manifests,
-            prepare: None,
-            install: install.to_string(),
+            manifest_patterns: patterns.clone(),
+            manifests: manifests.clone(),
+            setup: Vec::new(),
+            deps: Conventions::single_install(patterns, manifests, install.to_string()),
             caches: vec![cache("/root/.npm", spec, "npm", Sharing::Shared)],
-            env: BTreeMap::new(),
-            runtime_env: BTreeMap::from([("NODE_ENV".into(), "production".into())]),
-            build_env: BTreeMap::from([
-                ("npm_config_update_notifier".into(), "false".into()),
-                ("npm_config_fund".into(), "false".into()),
-                ("npm_config_audit".into(), "false".into()),
+            env: Vec::new(),
+            runtime_env: env_list(&[("NODE_ENV", "production")]),
+            build_env: env_list(&[
+                ("npm_config_update_notifier", "false"),
+                ("npm_config_fund", "false"),
+                ("npm_config_audit", "false"),
             ]),
+            after_source: Vec::new(),
             build: script("build").then(|| "npm run build".to_string()),
             after_build: Some("npm prune --omit=dev --prefer-offline".into()),
             run,
             run_help: "set `run`, e.g. `run = [\"node\", \"server.js\"]`, or add a `start` script to package.json".into(),
-            artifacts: Vec::new(),
+            runtime: Runtime {
+                image: None,
+                artefacts: Vec::new(),
+                copy_workdir: true,
+            },
             app_exclude: vec!["node_modules".into()],
+            notes: Vec::new(),
         })
     }
 }

@@ -2,10 +2,9 @@
 //! (outside the workdir, so the source copy can never clobber it) with pip's download and wheel
 //! cache on a cache mount.
 
-use std::collections::BTreeMap;
-
 use super::{
-    Conventions, Probe, Recipe, cache, default_image, resolve_manifests, shell_word, version_file,
+    Artefact, Conventions, Probe, Recipe, Runtime, cache, default_image, env_list,
+    resolve_manifests, shell_word, version_file,
 };
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, SourceText};
@@ -32,7 +31,11 @@ const PROBE: Probe = Probe {
 };
 
 impl Recipe for Python {
-    fn probe(&self, spec: &Spec) -> Vec<String> {
+    fn language(&self) -> &'static str {
+        "python"
+    }
+
+    fn probe(&self, spec: &Spec, _found: &ContextFiles) -> Vec<String> {
         PROBE.patterns(spec)
     }
 
@@ -122,30 +125,39 @@ impl Recipe for Python {
         let run = start.map(|f| Command::Exec(vec!["python3".into(), f.to_string()]));
 
         Ok(Conventions {
-            package_manager: "pip",
+            package_manager: "pip".into(),
             default_image,
-            manifest_patterns: patterns,
-            manifests,
-            prepare: Some(format!("python3 -m venv {VENV}")),
-            install,
+            manifest_patterns: patterns.clone(),
+            manifests: manifests.clone(),
+            setup: vec![format!("python3 -m venv {VENV}")],
+            deps: Conventions::single_install(patterns, manifests, install),
             caches: vec![cache("/root/.cache/pip", spec, "pip", Sharing::Shared)],
-            env: BTreeMap::from([
-                ("VIRTUAL_ENV".into(), VENV.into()),
-                ("PATH".into(), format!("{VENV}/bin:$PATH")),
-                ("PYTHONUNBUFFERED".into(), "1".into()),
-                ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+            env: env_list(&[
+                ("VIRTUAL_ENV", VENV),
+                ("PATH", &format!("{VENV}/bin:$PATH")),
+                ("PYTHONUNBUFFERED", "1"),
+                ("PYTHONDONTWRITEBYTECODE", "1"),
             ]),
-            runtime_env: BTreeMap::new(),
-            build_env: BTreeMap::from([
-                ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
-                ("PIP_ROOT_USER_ACTION".into(), "ignore".into()),
+            runtime_env: Vec::new(),
+            build_env: env_list(&[
+                ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
+                ("PIP_ROOT_USER_ACTION", "ignore"),
             ]),
+            after_source: Vec::new(),
             build: None,
             after_build: None,
             run,
             run_help: "set `run`, e.g. `run = [\"uvicorn\", \"app.main:app\", \"--host\", \"0.0.0.0\", \"--port\", \"80\"]`, or add a main.py".into(),
-            artifacts: vec![VENV.into()],
+            runtime: Runtime {
+                image: None,
+                artefacts: vec![Artefact {
+                    from: VENV.into(),
+                    to: VENV.into(),
+                }],
+                copy_workdir: true,
+            },
             app_exclude: vec![".venv".into()],
+            notes: Vec::new(),
         })
     }
 }

@@ -26,32 +26,29 @@ impl<T> Located<T> {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Language {
-    Python,
-    Node,
+/// A value of the language's own table (`[go]`, `[rust]`…), which the spec module keeps as
+/// written: each recipe knows and checks its own keys, so a new language needs no change here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionValue {
+    String(String),
+    Bool(bool),
+    Integer(i64),
+    Strings(Vec<String>),
 }
 
-impl Language {
-    pub const SUPPORTED: &'static [&'static str] = &["python", "node"];
-    /// Named in the spec as future languages: recognised so the error can say "not yet".
-    pub const PLANNED: &'static [&'static str] = &["go", "rust", "ruby", "java", "php", "dotnet"];
-
-    pub fn from_name(name: &str) -> Option<Language> {
-        match name {
-            "python" => Some(Language::Python),
-            "node" => Some(Language::Node),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
+impl OptionValue {
+    pub fn type_name(&self) -> &'static str {
         match self {
-            Language::Python => "python",
-            Language::Node => "node",
+            OptionValue::String(_) => "a string",
+            OptionValue::Bool(_) => "a boolean",
+            OptionValue::Integer(_) => "an integer",
+            OptionValue::Strings(_) => "an array of strings",
         }
     }
 }
+
+/// The `[<language>]` table: key (with its span) and value (with its span), in file order.
+pub type LanguageOptions = Vec<(Located<String>, Located<OptionValue>)>;
 
 /// The image's start command: shell form runs under `/bin/sh -c`, exec form runs directly.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +91,10 @@ pub struct Packages {
 /// A parsed, validated spec. Paths are clean and relative to the context; `workdir` is absolute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
-    pub language: Located<Language>,
+    /// A recipe's name; `recipe::recipe_for` checks it.
+    pub language: Located<String>,
+    /// The `[<language>]` table.
+    pub language_options: LanguageOptions,
     pub version: Option<Located<String>>,
     pub package_manager: Option<Located<String>>,
     /// Explicit manifest paths or globs; `None` means the recipe's defaults that exist.

@@ -9,8 +9,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    Command, DEFAULT_CACHE_ID, DEFAULT_USER, DEFAULT_WORKDIR, Language, Located, Packages, Secret,
-    SecretTarget, Spec, SubstError, substitute, substitute_keeping_unset,
+    Command, DEFAULT_CACHE_ID, DEFAULT_USER, DEFAULT_WORKDIR, LanguageOptions, Located,
+    OptionValue, Packages, Secret, SecretTarget, Spec, SubstError, substitute,
+    substitute_keeping_unset,
 };
 use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
 use crate::pattern::clean_relative;
@@ -102,9 +103,17 @@ impl Parser<'_> {
 
     fn spec(&mut self, table: &DeTable<'_>) -> Option<Spec> {
         let mut get = BTreeMap::new();
+        // The language's own table (`[go]`) is the recipe's to check.
+        let language_name = table.iter().find_map(|(k, v)| match v.get_ref() {
+            DeValue::String(s) if k.get_ref().as_ref() == "language" => Some(s.to_string()),
+            _ => None,
+        });
+        let mut language_options = Vec::new();
         for (key, value) in table.iter() {
             let name = key.get_ref().as_ref();
-            if KEYS.contains(&name) {
+            if language_name.as_deref() == Some(name) && !KEYS.contains(&name) {
+                language_options = self.language_options(name, value);
+            } else if KEYS.contains(&name) {
                 get.insert(name.to_string(), value);
             } else {
                 let mut d = self.error(key.span(), format!("unknown key `{name}`"));
@@ -121,7 +130,7 @@ impl Parser<'_> {
             None => {
                 let d = self
                     .error(0..0, "missing key `language`")
-                    .help("add `language = \"python\"` or `language = \"node\"`");
+                    .help("add `language = \"python\"`, for example");
                 self.push(d);
                 None
             }
@@ -182,6 +191,7 @@ impl Parser<'_> {
 
         Some(Spec {
             language: language?,
+            language_options,
             version,
             package_manager,
             manifests,
@@ -299,24 +309,54 @@ impl Parser<'_> {
         Some(out)
     }
 
-    fn language(&mut self, v: &Value<'_>) -> Option<Located<Language>> {
+    fn language(&mut self, v: &Value<'_>) -> Option<Located<String>> {
         let name = self.string("language", v, true)?;
-        match Language::from_name(&name.value) {
-            Some(l) => Some(Located::new(l, name.span)),
-            None => {
-                let msg = if Language::PLANNED.contains(&name.value.as_str()) {
-                    format!("language `{}` is not supported yet", name.value)
-                } else {
-                    format!("unknown language `{}`", name.value)
-                };
-                let d = Diagnostic::at(self.src, name.span, msg).help(format!(
-                    "supported languages: {}",
-                    Language::SUPPORTED.join(", ")
+        if name.value.is_empty() {
+            let d = Diagnostic::at(self.src, name.span, "`language` cannot be empty")
+                .help("e.g. `language = \"python\"`");
+            self.push(d);
+            return None;
+        }
+        Some(name)
+    }
+
+    fn language_options(&mut self, language: &str, v: &Value<'_>) -> LanguageOptions {
+        let mut out = Vec::new();
+        let Some(t) = self.table(language, v) else {
+            return out;
+        };
+        for (k, val) in t.iter() {
+            let key = format!("{language}.{}", k.get_ref());
+            let value = match val.get_ref() {
+                DeValue::String(_) => self
+                    .string(&key, val, true)
+                    .map(|s| OptionValue::String(s.value)),
+                DeValue::Boolean(b) => Some(OptionValue::Bool(*b)),
+                DeValue::Integer(i) => match i.as_str().parse::<i64>() {
+                    Ok(n) => Some(OptionValue::Integer(n)),
+                    Err(_) => {
+                        let d = self.error(val.span(), format!("`{key}` is out of range"));
+                        self.push(d);
+                        None
+                    }
+                },
+                DeValue::Array(_) => self
+                    .string_list(&key, val, true)
+                    .map(|l| OptionValue::Strings(l.into_iter().map(|s| s.value).collect())),
+                _ => {
+                    self.wrong_type(&key, val, "a string, boolean, integer or array of strings");
+                    None
+                }
+            };
+            if let Some(value) = value {
+                out.push((
+                    Located::new(k.get_ref().to_string(), self.span(k.span())),
+                    Located::new(value, self.span(val.span())),
                 ));
-                self.push(d);
-                None
             }
         }
+        out.sort_by_key(|(k, _)| k.span.start);
+        out
     }
 
     fn relative_path(&mut self, key: &str, s: Located<String>) -> Option<Located<String>> {

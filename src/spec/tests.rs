@@ -21,7 +21,7 @@ fn error(text: &str) -> String {
 #[test]
 fn the_fastapi_example_parses_with_everything_in_place() {
     let spec = parse_str(include_str!("../../examples/fastapi/strata.toml")).unwrap();
-    assert_eq!(spec.language.value, Language::Python);
+    assert_eq!(spec.language.value, "python");
     assert_eq!(spec.manifests.unwrap()[0].value, "requirements.txt");
     assert_eq!(spec.app[0].value, "app");
     assert_eq!(spec.workdir, "/code");
@@ -120,18 +120,38 @@ fn paths_must_stay_inside_the_context() {
 }
 
 #[test]
-fn language_is_required_and_checked() {
+fn language_is_required() {
     assert_eq!(
         error("app = \".\"\n"),
-        "strata.toml:1:1: missing key `language` (add `language = \"python\"` or `language = \"node\"`)"
+        "strata.toml:1:1: missing key `language` (add `language = \"python\"`, for example)"
     );
     assert_eq!(
-        error("language = \"go\"\n"),
-        "strata.toml:1:12: language `go` is not supported yet (supported languages: python, node)"
+        error("language = \"\"\n"),
+        "strata.toml:1:12: `language` cannot be empty (e.g. `language = \"python\"`)"
     );
+}
+
+#[test]
+fn the_language_table_is_kept_for_the_recipe_in_file_order() {
+    let spec = parse_str(
+        "language = \"go\"\n[go]\nmain = \"./cmd/api\"\ncgo = true\ntags = [\"a\", \"b\"]\nlevel = 3\n",
+    )
+    .unwrap();
+    let keys: Vec<&str> = spec
+        .language_options
+        .iter()
+        .map(|(k, _)| k.value.as_str())
+        .collect();
+    assert_eq!(keys, ["main", "cgo", "tags", "level"]);
     assert_eq!(
-        error("language = \"cobol\"\n"),
-        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node)"
+        spec.language_options[0].1.value,
+        OptionValue::String("./cmd/api".into())
+    );
+    assert_eq!(spec.language_options[1].1.value, OptionValue::Bool(true));
+    // Another language's table is an unknown key, as before.
+    assert_eq!(
+        error("language = \"go\"\n[rust]\nbin = \"x\"\n"),
+        "strata.toml:2:2: unknown key `rust` (known keys: language, version, package_manager, manifests, app, workdir, install, build, run, port, env, build_env, user, base, runtime, packages, labels, secret, cache)"
     );
 }
 
@@ -221,7 +241,7 @@ fn secrets_and_packages() {
 #[test]
 fn a_byte_order_mark_is_accepted() {
     let spec = parse_str("\u{feff}# syntax=x\nlanguage = \"node\"\n").unwrap();
-    assert_eq!(spec.language.value, Language::Node);
+    assert_eq!(spec.language.value, "node");
 }
 
 /// Mangled specs never panic: every input gets a spec or diagnostics (a cheap, deterministic fuzz).

@@ -54,3 +54,7 @@ impl ContextFiles {
         self.paths().filter(|f| p.matches_or_parent(f)).collect()
     }
 }
+
+mod read;
+
+pub use read::{ContextSource, Entry, EntryKind, MAX_FILE_BYTES, ignore_patterns, read_context};

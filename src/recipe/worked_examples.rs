@@ -1,0 +1,341 @@
+//! The Plan's hardest cases, written as a recipe for them would write its conventions, then laid
+//! out and lowered: what ARCHITECTURE.md describes on paper, checked. No recipe here is real;
+//! each shows one concept the next ecosystems need.
+
+use bollard_buildkit_proto::pb;
+
+use super::tests::spec;
+use super::{
+    Artefact, Conventions, DepStep, Runtime, assemble::lay_out, build_cache, cache, env_list,
+};
+use crate::caps::Caps;
+use crate::lower::tests::Ops;
+use crate::lower::{Context, LowerInput, Lowered, lower};
+use crate::options::BuildOptions;
+use crate::plan::{
+    CopyFrom, GeneratedFile, KeepFromCache, Plan, Sharing, StageFrom, StageName, Step,
+};
+use crate::platform::Platform;
+use crate::reference::ImageRef;
+
+fn image(r: &str) -> ImageRef {
+    ImageRef::parse(r).unwrap()
+}
+
+fn stage(patterns: &[&str]) -> DepStep {
+    let list: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+    DepStep::Stage {
+        patterns: list.clone(),
+        files: list,
+    }
+}
+
+/// Conventions with nothing in them but a build image and a start command.
+fn bare(package_manager: &str, build_image: &str) -> Conventions {
+    Conventions {
+        package_manager: package_manager.into(),
+        default_image: image(build_image),
+        manifests: Vec::new(),
+        manifest_patterns: Vec::new(),
+        setup: Vec::new(),
+        deps: Vec::new(),
+        caches: Vec::new(),
+        env: Vec::new(),
+        runtime_env: Vec::new(),
+        build_env: Vec::new(),
+        after_source: Vec::new(),
+        build: None,
+        after_build: None,
+        run: Some(crate::spec::Command::Exec(vec!["/app/server".into()])),
+        run_help: String::new(),
+        runtime: Runtime {
+            image: None,
+            artefacts: Vec::new(),
+            copy_workdir: true,
+        },
+        app_exclude: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+fn lowered(plan: &Plan, platform: &str) -> Lowered {
+    let spec = spec("language = \"python\"\n");
+    lower(&LowerInput {
+        plan,
+        images: &Default::default(),
+        options: &BuildOptions::default(),
+        platform: &Platform::parse(platform).unwrap(),
+        caps: &Caps::current(),
+        context: &Context::Local {
+            name: "context".into(),
+            session: None,
+        },
+        spec: Some(&spec.source),
+    })
+    .unwrap()
+}
+
+fn include_patterns(source: &pb::SourceOp) -> &str {
+    source
+        .attrs
+        .get("local.includepattern")
+        .map_or("", String::as_str)
+}
+
+/// pnpm: `pnpm fetch` needs only the lockfile, so its layer survives a package.json edit that
+/// leaves the lockfile alone; the tool arrives before anything is staged, keyed on its version.
+#[test]
+fn several_dependency_steps_each_keyed_by_its_own_inputs() {
+    let mut conv = bare("pnpm", "node:22-slim");
+    conv.setup = vec!["npm install -g pnpm@9.12.0".into()];
+    conv.deps = vec![
+        stage(&["pnpm-lock.yaml"]),
+        DepStep::Install("pnpm fetch --prod".into()),
+        stage(&["package.json", "packages/*/package.json"]),
+        DepStep::Install("pnpm install --offline --frozen-lockfile --prod".into()),
+    ];
+    conv.caches = vec![cache(
+        "/pnpm/store",
+        &spec("language = \"node\"\n"),
+        "pnpm",
+        Sharing::Shared,
+    )];
+    let plan = lay_out(&spec("language = \"node\"\n"), &[], "node", &conv).unwrap();
+    let ops = Ops::of(&lowered(&plan, "linux/amd64").definition);
+
+    let tool = ops.find("npm install -g pnpm");
+    assert!(
+        ops.local_sources_under(tool).is_empty(),
+        "the tool step depends on no context file"
+    );
+    let fetch = ops.find("pnpm fetch");
+    let fetch_inputs: Vec<&str> = ops
+        .local_sources_under(fetch)
+        .into_iter()
+        .map(include_patterns)
+        .collect();
+    assert_eq!(fetch_inputs, [r#"["pnpm-lock.yaml"]"#]);
+    let install = ops.find("pnpm install --offline");
+    let mut install_inputs: Vec<&str> = ops
+        .local_sources_under(install)
+        .into_iter()
+        .map(include_patterns)
+        .collect();
+    install_inputs.sort();
+    assert_eq!(
+        install_inputs,
+        [
+            r#"["package.json","packages/*/package.json"]"#,
+            r#"["pnpm-lock.yaml"]"#
+        ]
+    );
+    assert!(
+        ops.closure(install).contains(fetch),
+        "install runs on fetch's result"
+    );
+}
+
+/// uv, poetry, composer: the project itself is installed after the source copy whether or not
+/// there is a build step, and a spec `build` runs after it.
+#[test]
+fn steps_after_the_source_copy_run_with_or_without_a_build() {
+    let mut conv = bare("uv", "python:3.13-slim");
+    conv.after_source = vec!["uv sync --locked --offline --no-dev".into()];
+    let without = lay_out(&spec("language = \"python\"\n"), &[], "python", &conv).unwrap();
+    let titles = |p: &Plan| -> Vec<String> {
+        p.stage(StageName::Build)
+            .unwrap()
+            .steps
+            .iter()
+            .map(Step::title)
+            .collect()
+    };
+    assert_eq!(
+        titles(&without),
+        ["copy . to /app", "uv sync --locked --offline --no-dev"]
+    );
+    let with = lay_out(
+        &spec("language = \"python\"\nbuild = \"python -m compileall .\"\n"),
+        &[],
+        "python",
+        &conv,
+    )
+    .unwrap();
+    assert_eq!(
+        titles(&with),
+        [
+            "copy . to /app",
+            "uv sync --locked --offline --no-dev",
+            "python -m compileall ."
+        ]
+    );
+}
+
+/// Rust: the dependencies compile against a skeleton the frontend generates (normalized
+/// manifests, stub sources), written as file ops over the staged lockfile; `target/` is a
+/// build-output cache per project and platform, and the binary is copied out of it in the step.
+#[test]
+fn generated_files_and_per_platform_build_caches() {
+    let s = spec("language = \"rust\"\n");
+    let mut conv = bare("cargo", "rust:1.85-slim");
+    conv.deps = vec![
+        stage(&["Cargo.lock"]),
+        DepStep::Generate {
+            what: "dependency skeleton".into(),
+            files: vec![
+                GeneratedFile {
+                    path: "Cargo.toml".into(),
+                    contents: b"[package]\nname = \"app\"\nversion = \"0.0.0\"\n".to_vec(),
+                    executable: false,
+                },
+                GeneratedFile {
+                    path: "src/main.rs".into(),
+                    contents: b"fn main() {}\n".to_vec(),
+                    executable: false,
+                },
+            ],
+        },
+        DepStep::Install("cargo build --release --locked".into()),
+    ];
+    conv.caches = vec![
+        cache(
+            "/usr/local/cargo/registry",
+            &s,
+            "cargo-registry",
+            Sharing::Locked,
+        ),
+        build_cache("/app/target", &s, "cargo-target", "app", Sharing::Locked),
+    ];
+    conv.build = Some("cargo build --release --locked".into());
+    let plan = lay_out(&s, &[], "rust", &conv).unwrap();
+    let deps = plan.stage(StageName::Deps).unwrap();
+    let Step::Write(skeleton) = &deps.steps[1] else {
+        panic!("the skeleton is written after the lockfile is staged")
+    };
+    assert_eq!(skeleton.dest, "/app");
+    assert!(
+        plan.render().contains("src/main.rs"),
+        "strata plan lists the files it writes"
+    );
+
+    let arm = lowered(&plan, "linux/arm64");
+    let ops = Ops::of(&arm.definition);
+    let write = ops.find("write dependency skeleton");
+    let Some(pb::op::Op::File(file)) = &ops.ops[write].op else {
+        panic!("the skeleton is a file op")
+    };
+    let made: Vec<(&str, &[u8])> = file
+        .actions
+        .iter()
+        .filter_map(|a| match &a.action {
+            Some(pb::file_action::Action::Mkfile(f)) => Some((f.path.as_str(), &f.data[..])),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(made[1], ("/app/src/main.rs", &b"fn main() {}\n"[..]));
+    assert_eq!(
+        file.actions.last().unwrap().output,
+        0,
+        "one output, the last"
+    );
+    assert!(
+        ops.local_sources_under(write)
+            .iter()
+            .all(|s| include_patterns(s) == r#"["Cargo.lock"]"#),
+        "nothing but the lockfile is transferred for the dependency build"
+    );
+
+    let cache_ids = |lowered: &Lowered| -> Vec<String> {
+        let ops = Ops::of(&lowered.definition);
+        let build = ops.exec(ops.find("[deps 3/3]"));
+        build
+            .mounts
+            .iter()
+            .filter_map(|m| m.cache_opt.as_ref().map(|c| c.id.clone()))
+            .collect()
+    };
+    assert_eq!(
+        cache_ids(&arm),
+        [
+            "strata/cargo-registry",
+            "strata/cargo-target/app/linux-arm64"
+        ],
+        "downloads are shared; build outputs are per project and platform"
+    );
+    assert_eq!(
+        cache_ids(&lowered(&plan, "linux/amd64"))[1],
+        "strata/cargo-target/app/linux-amd64"
+    );
+}
+
+#[test]
+fn a_result_is_copied_out_of_a_cache_mount_within_the_step() {
+    let step = crate::plan::RunStep {
+        command: "cargo build --release".into(),
+        keep: vec![KeepFromCache {
+            from: "/app/target/release/app".into(),
+            to: "/out/app".into(),
+        }],
+        cwd: "/app".into(),
+        env: env_list(&[]),
+        caches: Vec::new(),
+        secrets: Vec::new(),
+        ssh_agent: false,
+        origin: None,
+    };
+    assert_eq!(
+        step.script(),
+        "cargo build --release && mkdir -p /out && cp -a /app/target/release/app /out/app"
+    );
+}
+
+/// Go: the image is a static-binary runtime that receives the binary alone, not the toolchain
+/// or the source.
+#[test]
+fn a_runtime_image_that_receives_only_named_artefacts() {
+    let mut conv = bare("go", "golang:1.24");
+    conv.runtime = Runtime {
+        image: Some(image("gcr.io/distroless/static-debian12:nonroot")),
+        artefacts: vec![Artefact {
+            from: "/out/server".into(),
+            to: "/app/server".into(),
+        }],
+        copy_workdir: false,
+    };
+    let plan = lay_out(&spec("language = \"go\"\n"), &[], "go", &conv).unwrap();
+    let runtime = plan.stage(StageName::Runtime).unwrap();
+    assert_eq!(
+        runtime.from,
+        StageFrom::Image(image("gcr.io/distroless/static-debian12:nonroot"))
+    );
+    let copies: Vec<(&CopyFrom, &str)> = runtime
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Copy(c) => Some((&c.from, c.dest.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        copies,
+        [(
+            &CopyFrom::Stage {
+                stage: StageName::Build,
+                path: "/out/server".into()
+            },
+            "/app/server"
+        )]
+    );
+    // The spec's `runtime` still wins, and naming the build image keeps one stage.
+    let same = lay_out(
+        &spec("language = \"go\"\nruntime = \"golang:1.24\"\n"),
+        &[],
+        "go",
+        &conv,
+    )
+    .unwrap();
+    assert_eq!(
+        same.stage(StageName::Runtime).unwrap().from,
+        StageFrom::Stage(StageName::Build)
+    );
+}
