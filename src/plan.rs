@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Range;
 
+use crate::redact::redact_credentials;
 use crate::reference::ImageRef;
 use crate::spec::{Command, Language, Secret, SecretTarget};
 
@@ -120,10 +121,11 @@ pub enum Step {
 }
 
 impl Step {
-    /// The progress line text (after `[stage i/n] `).
+    /// The progress line text (after `[stage i/n] `); also the image history's `created_by`, so
+    /// credentials in the command are hidden.
     pub fn title(&self) -> String {
         match self {
-            Step::Run(r) => r.command.clone(),
+            Step::Run(r) => redact_credentials(&r.command).into_owned(),
             Step::Copy(c) => match &c.from {
                 CopyFrom::Context(sel) => {
                     let what = if !sel.files.is_empty() {
@@ -274,7 +276,8 @@ impl Plan {
         for (k, v) in &img.labels {
             let _ = writeln!(out, "  label {k}={v}");
         }
-        out
+        // Env values and labels can hold credentials too (`PIP_INDEX_URL=https://u:TOKEN@…`).
+        redact_credentials(&out).into_owned()
     }
 }
 
