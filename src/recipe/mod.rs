@@ -5,6 +5,7 @@
 mod assemble;
 mod node;
 mod python;
+mod requirements;
 
 pub use assemble::plan;
 

@@ -146,6 +146,94 @@ fn requirement_lines_that_need_more_than_the_manifests_are_refused() {
 }
 
 #[test]
+fn vcs_and_url_requirements_are_left_to_pip() {
+    // pip clones or downloads these itself: the install needs no source for them.
+    let p = plan(
+        &spec("language = \"python\"\nrun = \"x\"\n"),
+        &context(&[(
+            "requirements.txt",
+            "-e git+https://user:TOKEN@github.com/org/lib.git#egg=lib\npkg @ git+https://github.com/org/pkg.git@v1\nhttps://files.example/w-1.0-py3-none-any.whl\n",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(
+        run_commands(p.stage(StageName::Deps).unwrap())[1],
+        "/opt/venv/bin/pip install -r requirements.txt"
+    );
+}
+
+#[test]
+fn requirement_errors_never_show_credentials() {
+    let e = plan_err(
+        "language = \"python\"\nrun = \"x\"\n",
+        &[(
+            "requirements.txt",
+            "--extra-index-url https://user:s3cret@pypi.example/simple -r missing.txt\n-i 'https://user:s3cret@pypi.example/simple\n./lib --config-settings=token=https://t:s3cret@h\n",
+        )],
+    );
+    assert!(!e.contains("s3cret"), "{e}");
+    assert_eq!(
+        e.lines().next().unwrap(),
+        "requirements.txt:1:1: `--extra-index-url https://***@pypi.example/simple -r missing.txt` needs missing.txt, which is not staged for the install (add \"missing.txt\" to `manifests`)"
+    );
+    assert_eq!(e.lines().count(), 3, "{e}");
+}
+
+#[test]
+fn a_requirement_file_outside_the_context_is_named_as_such() {
+    let e = plan_err(
+        "language = \"python\"\nmanifests = [\"req/prod.txt\"]\nrun = \"x\"\n",
+        &[(
+            "req/prod.txt",
+            "-r ../../shared/base.txt\n-c /etc/constraints.txt\n",
+        )],
+    );
+    assert_eq!(
+        e,
+        "req/prod.txt:1:1: `-r ../../shared/base.txt` needs ../../shared/base.txt, which is outside the build context: BuildKit does not send it (move the file inside the build context and reference it from there)\nreq/prod.txt:2:1: `-c /etc/constraints.txt` needs /etc/constraints.txt, which is outside the build context: BuildKit does not send it (move the file inside the build context and reference it from there)"
+    );
+}
+
+#[test]
+fn continued_requirement_lines_are_read_whole() {
+    let staged = "language = \"python\"\nmanifests = [\"requirements.txt\", \"base.txt\", \"constraints.txt\"]\nrun = \"x\"\n";
+    let p = plan(
+        &spec(staged),
+        &context(&[
+            (
+                "requirements.txt",
+                "-r \\\n  base.txt\n-c \\\nconstraints.txt\nrequests\\\n==2.31.0 \\\n    --hash=sha256:aa\n",
+            ),
+            ("base.txt", "six\n"),
+            ("constraints.txt", "six==1.16.0\n"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        run_commands(p.stage(StageName::Deps).unwrap())[1],
+        "/opt/venv/bin/pip install -r base.txt -r requirements.txt"
+    );
+    assert_eq!(
+        plan_err(
+            "language = \"python\"\nrun = \"x\"\n",
+            &[("requirements.txt", "six\n-r \\\n  base.txt\n")]
+        ),
+        "requirements.txt:2:1: `-r   base.txt` needs base.txt, which is not staged for the install (add \"base.txt\" to `manifests`)"
+    );
+}
+
+#[test]
+fn a_requirements_file_with_a_byte_order_mark_is_read_like_pip() {
+    assert_eq!(
+        plan_err(
+            "language = \"python\"\nrun = \"x\"\n",
+            &[("requirements.txt", "\u{feff}-r base.txt\n")]
+        ),
+        "requirements.txt:1:1: `-r base.txt` needs base.txt, which is not staged for the install (add \"base.txt\" to `manifests`)"
+    );
+}
+
+#[test]
 fn no_start_command_without_a_convention_is_an_error() {
     assert_eq!(
         plan_err("language = \"python\"\n", &[("requirements.txt", "six\n")]),
