@@ -4,6 +4,7 @@
 
 mod assemble;
 mod node;
+mod package_json;
 mod python;
 mod requirements;
 

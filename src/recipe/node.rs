@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::package_json::read_package_json;
 use super::{Conventions, Probe, Recipe, cache, default_image, resolve_manifests, version_file};
 use crate::context::ContextFiles;
-use crate::diag::{Diagnostic, Diagnostics, Location, Position};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::Sharing;
 use crate::spec::{Command, Spec};
 
@@ -179,47 +180,6 @@ impl Recipe for Node {
             artifacts: Vec::new(),
             app_exclude: vec!["node_modules".into()],
         })
-    }
-}
-
-fn read_package_json(spec: &Spec, ctx: &ContextFiles) -> Result<Value, Diagnostics> {
-    let Some(text) = ctx.text("package.json") else {
-        return Err(Diagnostic::at(
-            &spec.source,
-            spec.language.span.clone(),
-            "no package.json in the build context",
-        )
-        .help("node projects need package.json (and package-lock.json) at the root of the build context")
-        .into());
-    };
-    match serde_json::from_str::<Value>(text) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(Diagnostic {
-            location: Location::File {
-                name: "package.json".into(),
-                start: Position { line: 1, column: 1 },
-                end: Position { line: 1, column: 1 },
-            },
-            message: "package.json must hold a JSON object".into(),
-            help: None,
-        }
-        .into()),
-        Err(e) => {
-            let at = Position {
-                line: e.line().max(1),
-                column: e.column().max(1),
-            };
-            Err(Diagnostic {
-                location: Location::File {
-                    name: "package.json".into(),
-                    start: at,
-                    end: at,
-                },
-                message: format!("invalid JSON: {e}"),
-                help: None,
-            }
-            .into())
-        }
     }
 }
 

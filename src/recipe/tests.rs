@@ -381,6 +381,33 @@ fn node_refusals_say_what_to_do() {
 }
 
 #[test]
+fn a_package_json_with_a_byte_order_mark_is_read_like_npm() {
+    let p = plan(
+        &spec("language = \"node\"\n"),
+        &context(&[
+            (
+                "package.json",
+                "\u{feff}{\"scripts\":{\"start\":\"node a.js\"}}",
+            ),
+            ("package-lock.json", "{}"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        p.image.command,
+        Command::Exec(vec!["npm".into(), "start".into()])
+    );
+    // Positions are those an editor shows, which does not count the mark.
+    assert_eq!(
+        plan_err(
+            "language = \"node\"\n",
+            &[("package.json", "\u{feff}{\"name\": }")]
+        ),
+        "package.json:1:10: invalid JSON: expected value at line 1 column 10"
+    );
+}
+
+#[test]
 fn spec_overrides_win_over_conventions() {
     let p = plan(
         &spec("language = \"node\"\ninstall = \"npm install\"\nbuild = \"npm run compile\"\nrun = \"node out.js\"\n[env]\nNODE_ENV = \"staging\"\n[build_env]\nCI = \"1\"\n"),
