@@ -175,6 +175,8 @@ pub struct Plan {
     pub manifests: Vec<String>,
     pub stages: Vec<Stage>,
     pub image: ImageSettings,
+    /// What the user should know but is not an error; `render` prints them first.
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -198,6 +200,9 @@ impl Plan {
     /// The human-readable plan that `strata plan` prints.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        for note in &self.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
         let _ = writeln!(
             out,
             "language {} · package manager {} · install keyed by {}",

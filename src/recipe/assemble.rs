@@ -70,6 +70,7 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
             command,
             labels: spec.labels.clone(),
         },
+        notes: conv.notes.clone(),
     })
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::package_json::read_package_json;
-use super::{Conventions, Probe, Recipe, cache, default_image, resolve_manifests, version_file};
+use super::{Conventions, Probe, Recipe, cache, default_image, resolve_manifests};
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::Sharing;
@@ -149,13 +149,14 @@ impl Recipe for Node {
                 .map(|f| Command::Exec(vec!["node".into(), f.to_string()]))
         };
 
-        let version = spec
-            .version
-            .as_ref()
-            .map(|v| v.value.clone())
-            .or_else(|| VERSION_FILES.iter().find_map(|f| version_file(ctx, f)))
-            .or_else(|| engines_major(&package))
-            .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+        let fallback = engines_major(&package).unwrap_or_else(|| DEFAULT_VERSION.to_string());
+        let (version, notes) = super::version::choose(
+            spec,
+            ctx,
+            VERSION_FILES,
+            &fallback,
+            |file, text, instead| super::version::node_pin(file, text, DEFAULT_VERSION, instead),
+        );
         let default_image = default_image(spec, "node", &version)?;
 
         Ok(Conventions {
@@ -179,6 +180,7 @@ impl Recipe for Node {
             run_help: "set `run`, e.g. `run = [\"node\", \"server.js\"]`, or add a `start` script to package.json".into(),
             artifacts: Vec::new(),
             app_exclude: vec!["node_modules".into()],
+            notes,
         })
     }
 }

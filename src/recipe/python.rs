@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    Conventions, Probe, Recipe, cache, default_image, resolve_manifests, shell_word, version_file,
-};
+use super::{Conventions, Probe, Recipe, cache, default_image, resolve_manifests, shell_word};
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::Sharing;
@@ -107,12 +105,13 @@ impl Recipe for Python {
             .into());
         }
 
-        let version = spec
-            .version
-            .as_ref()
-            .map(|v| v.value.clone())
-            .or_else(|| version_file(ctx, ".python-version"))
-            .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+        let (version, notes) = super::version::choose(
+            spec,
+            ctx,
+            &[".python-version"],
+            DEFAULT_VERSION,
+            super::version::python_pin,
+        );
         let default_image = default_image(spec, "python", &version)?;
 
         let start = START_FILES.iter().find(|f| ctx.exists(f));
@@ -143,6 +142,7 @@ impl Recipe for Python {
             run_help: "set `run`, e.g. `run = [\"uvicorn\", \"app.main:app\", \"--host\", \"0.0.0.0\", \"--port\", \"80\"]`, or add a main.py".into(),
             artifacts: vec![VENV.into()],
             app_exclude: vec![".venv".into()],
+            notes,
         })
     }
 }

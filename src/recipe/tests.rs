@@ -270,6 +270,75 @@ fn python_version_selects_the_default_image() {
 }
 
 #[test]
+fn nvmrc_lts_codenames_select_their_node_version() {
+    let node = |nvmrc: &str| {
+        plan(
+            &spec("language = \"node\"\nrun = \"x\"\n"),
+            &context(&[
+                ("package.json", "{}"),
+                ("package-lock.json", "{}"),
+                (".nvmrc", nvmrc),
+            ]),
+        )
+        .unwrap()
+    };
+    let p = node("lts/iron\n");
+    assert_eq!(p.images()[0].to_string(), "docker.io/library/node:20-slim");
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+    assert_eq!(
+        node("v18.19.0\n").images()[0].to_string(),
+        "docker.io/library/node:18.19.0-slim"
+    );
+    let p = node("lts/nonesuch\n");
+    assert_eq!(p.images()[0].to_string(), "docker.io/library/node:22-slim");
+    assert_eq!(p.notes.len(), 1);
+    assert!(
+        p.notes[0].starts_with(".nvmrc says `lts/nonesuch`") && p.notes[0].contains("`version`"),
+        "{}",
+        p.notes[0]
+    );
+}
+
+#[test]
+fn a_python_version_file_strata_cannot_follow_is_noted() {
+    let files = [("requirements.txt", ""), (".python-version", "pypy3.10\n")];
+    let p = plan(
+        &spec("language = \"python\"\nrun = \"x\"\n"),
+        &context(&files),
+    )
+    .unwrap();
+    assert_eq!(
+        p.images()[0].to_string(),
+        "docker.io/library/python:3.12-slim"
+    );
+    assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+    assert!(
+        p.notes[0].contains("PyPy")
+            && p.notes[0].contains("pypy:3.10-slim")
+            && p.notes[0].contains("`version`"),
+        "{}",
+        p.notes[0]
+    );
+    assert!(
+        p.render()
+            .starts_with("note: .python-version says `pypy3.10`"),
+        "{}",
+        p.render()
+    );
+    // The spec's choice wins and leaves nothing to note.
+    let p = plan(
+        &spec("language = \"python\"\nversion = \"3.11\"\nrun = \"x\"\n"),
+        &context(&files),
+    )
+    .unwrap();
+    assert_eq!(
+        p.images()[0].to_string(),
+        "docker.io/library/python:3.11-slim"
+    );
+    assert!(p.notes.is_empty());
+}
+
+#[test]
 fn a_separate_runtime_image_receives_the_venv_and_the_app() {
     let p = plan(
         &spec("language = \"python\"\nbase = \"python:3.12\"\nruntime = \"python:3.12-slim\"\nrun = \"x\"\n[packages]\nruntime = [\"libpq5\"]\n"),
