@@ -68,7 +68,9 @@ impl Recipe for Node {
             }
         } else if let Some(declared) = package.get("packageManager").and_then(Value::as_str) {
             if !declared.starts_with("npm@") {
-                let name = declared.split('@').next().unwrap_or(declared);
+                // Corepack accepts a URL here, which can carry a token.
+                let declared = crate::redact::redact_credentials(declared);
+                let name = declared.split('@').next().unwrap_or(&declared);
                 return Err(Diagnostic::at(
                     &spec.source,
                     spec.language.span.clone(),

@@ -429,6 +429,27 @@ fn node_refusals_say_what_to_do() {
         ),
         "strata.toml:1:12: package.json declares packageManager `pnpm@9.1.0`: pnpm is not supported yet (supported: npm; set `package_manager = \"npm\"` to use npm anyway)"
     );
+    // Corepack takes a URL there, which can carry a token.
+    assert!(
+        !plan_err(
+            "language = \"node\"\n",
+            &[(
+                "package.json",
+                r#"{"packageManager":"https://u:s3cret@x/y.tgz"}"#
+            )]
+        )
+        .contains("s3cret")
+    );
+    assert_eq!(
+        plan_err(
+            "language = \"node\"\n",
+            &[(
+                "package.json",
+                r#"{"packageManager":"yarn@https://u:s3cret@npm.example/yarn-4.1.0.tgz"}"#
+            )]
+        ),
+        "strata.toml:1:12: package.json declares packageManager `yarn@https://***@npm.example/yarn-4.1.0.tgz`: yarn is not supported yet (supported: npm; set `package_manager = \"npm\"` to use npm anyway)"
+    );
     assert_eq!(
         plan_err("language = \"node\"\n", &[("package.json", "{\"name\": }")]),
         "package.json:1:10: invalid JSON: expected value at line 1 column 10"
