@@ -15,5 +15,6 @@ pub mod pattern;
 pub mod plan;
 pub mod platform;
 pub mod recipe;
+pub mod redact;
 pub mod reference;
 pub mod spec;

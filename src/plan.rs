@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Range;
 
+use crate::redact::redact_credentials;
 use crate::reference::ImageRef;
 use crate::spec::{Command, Secret, SecretTarget};
 
@@ -211,10 +212,11 @@ pub enum Step {
 }
 
 impl Step {
-    /// The progress line text (after `[stage i/n] `).
+    /// The progress line text (after `[stage i/n] `); also the image history's `created_by`, so
+    /// credentials in the command are hidden.
     pub fn title(&self) -> String {
         match self {
-            Step::Run(r) => r.script(),
+            Step::Run(r) => redact_credentials(&r.script()).into_owned(),
             Step::Write(w) => format!("write {} ({} files) to {}", w.what, w.files.len(), w.dest),
             Step::Copy(c) => match &c.from {
                 CopyFrom::Context(sel) => {
@@ -269,8 +271,7 @@ pub struct Plan {
     pub manifests: Vec<String>,
     pub stages: Vec<Stage>,
     pub image: ImageSettings,
-    /// What the recipe chose that the user may not expect (a version file it could not use…):
-    /// printed by `strata plan`, sent as build warnings by the frontend.
+    /// What the user should know but is not an error; `render` prints them first.
     pub notes: Vec<String>,
 }
 
@@ -378,7 +379,8 @@ impl Plan {
         for (k, v) in &img.labels {
             let _ = writeln!(out, "  label {k}={v}");
         }
-        out
+        // Env values and labels can hold credentials too (`PIP_INDEX_URL=https://u:TOKEN@…`).
+        redact_credentials(&out).into_owned()
     }
 }
 

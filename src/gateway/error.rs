@@ -71,7 +71,9 @@ impl Failure {
                 let value = json!({
                     "info": {
                         "filename": src.name,
-                        "data": base64::engine::general_purpose::STANDARD.encode(&src.text),
+                        // buildx prints these lines; a token in a URL stays out of the build output.
+                        "data": base64::engine::general_purpose::STANDARD
+                            .encode(crate::redact::redact_credentials(&src.text).as_bytes()),
                         "language": "TOML",
                     },
                     "ranges": ranges,
@@ -168,5 +170,24 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&status.details[0].value).unwrap();
         assert_eq!(v["ranges"][0]["start"]["line"], 2);
         assert_eq!(v["info"]["filename"], "strata.toml");
+    }
+
+    #[test]
+    fn the_spec_snippet_hides_credentials() {
+        let src = SourceText::new(
+            "strata.toml",
+            "install = \"pip install -i https://u:s3cret@pypi.example/simple\"\nworkdri = \"/a\"\n",
+        );
+        let f =
+            Failure::new(Diagnostic::at(&src, 65..72, "unknown key `workdri`")).with_source(&src);
+        let status = f.to_status();
+        let v: serde_json::Value = serde_json::from_slice(&status.details[0].value).unwrap();
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(v["info"]["data"].as_str().unwrap())
+            .unwrap();
+        let data = String::from_utf8(data).unwrap();
+        assert!(!data.contains("s3cret"), "{data}");
+        assert!(data.contains("https://***@pypi.example/simple"));
+        assert_eq!(v["ranges"][0]["start"]["line"], 2);
     }
 }

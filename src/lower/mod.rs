@@ -164,7 +164,10 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
         .map(|s| {
             vec![pb::SourceInfo {
                 filename: s.name.clone(),
-                data: s.text.clone().into_bytes(),
+                // BuildKit prints these lines when a step fails; the exec args keep the credentials.
+                data: crate::redact::redact_credentials(&s.text)
+                    .into_owned()
+                    .into_bytes(),
                 definition: None,
                 language: "TOML".into(),
             }]

@@ -452,3 +452,50 @@ fn env_values_expand_in_file_order() {
             .contains(&"A=1/x".to_string())
     );
 }
+
+#[test]
+fn credentials_in_commands_reach_the_step_and_nothing_else() {
+    const SECRET: &str = "s3cret";
+    let spec_text = "language = \"python\"\nrun = \"x\"\ninstall = \"pip install --index-url https://user:s3cret@pypi.example/simple -r requirements.txt\"\n[build_env]\nPIP_EXTRA_INDEX_URL = \"https://token:s3cret@extra.example/simple\"\n";
+    let (lowered, plan) = lower_with(
+        spec_text,
+        &[("requirements.txt", "six\n")],
+        &[],
+        &Caps::current(),
+    );
+
+    let rendered = plan.render();
+    assert!(!rendered.contains(SECRET), "{rendered}");
+    assert!(rendered.contains("pip install --index-url https://***@pypi.example/simple"));
+    assert!(rendered.contains("PIP_EXTRA_INDEX_URL=https://***@extra.example/simple"));
+    for step in plan.stages.iter().flat_map(|s| &s.steps) {
+        assert!(!step.title().contains(SECRET), "{}", step.title());
+    }
+    for h in &lowered.image_config.history {
+        let created_by = h.created_by.as_deref().unwrap_or_default();
+        assert!(!created_by.contains(SECRET), "{created_by}");
+    }
+    let ops = Ops::of(&lowered.definition);
+    for d in ops.ops.keys() {
+        assert!(!ops.name(d).contains(SECRET), "{}", ops.name(d));
+    }
+    // The spec attached for error snippets shows the line without the secret.
+    let source = lowered.definition.source.as_ref().unwrap();
+    let data = String::from_utf8(source.infos[0].data.clone()).unwrap();
+    assert!(!data.contains(SECRET), "{data}");
+    assert_eq!(data.lines().count(), spec_text.lines().count());
+
+    // What runs is the command as written: it must still work.
+    let meta = ops.exec(ops.find("pip install")).meta.clone().unwrap();
+    assert!(
+        meta.args
+            .iter()
+            .any(|a| a.contains("--index-url https://user:s3cret@pypi.example/simple")),
+        "{:?}",
+        meta.args
+    );
+    assert!(
+        meta.env
+            .contains(&"PIP_EXTRA_INDEX_URL=https://token:s3cret@extra.example/simple".into())
+    );
+}

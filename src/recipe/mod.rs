@@ -4,7 +4,10 @@
 
 mod assemble;
 mod node;
+mod package_json;
 mod python;
+mod requirements;
+mod version;
 
 pub use assemble::plan;
 
@@ -89,7 +92,7 @@ pub struct Conventions {
     pub runtime: Runtime,
     /// Never copied with the source: host artefacts that would overwrite what the install built.
     pub app_exclude: Vec<String>,
-    /// Said to the user: what was chosen that they may not expect.
+    /// What the user should know but is not an error (e.g. a version file Strata cannot follow).
     pub notes: Vec<String>,
 }
 
@@ -252,14 +255,6 @@ pub(crate) fn default_image(
             format!("`version`: {e}"),
         ))
     })
-}
-
-/// Reads a version pin from the first line of a file like `.python-version` or `.nvmrc`.
-pub(crate) fn version_file(ctx: &ContextFiles, path: &str) -> Option<String> {
-    let line = ctx.text(path)?.lines().next()?.trim();
-    let v = line.strip_prefix('v').unwrap_or(line);
-    let valid = !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.');
-    valid.then(|| v.to_string())
 }
 
 /// Quotes a word for `sh -c` when it holds anything but safe characters.

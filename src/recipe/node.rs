@@ -3,12 +3,12 @@
 
 use serde_json::Value;
 
+use super::package_json::read_package_json;
 use super::{
     Conventions, Probe, Recipe, Runtime, cache, default_image, env_list, resolve_manifests,
-    version_file,
 };
 use crate::context::ContextFiles;
-use crate::diag::{Diagnostic, Diagnostics, Location, Position};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::Sharing;
 use crate::spec::{Command, Spec};
 
@@ -72,7 +72,9 @@ impl Recipe for Node {
             }
         } else if let Some(declared) = package.get("packageManager").and_then(Value::as_str) {
             if !declared.starts_with("npm@") {
-                let name = declared.split('@').next().unwrap_or(declared);
+                // Corepack accepts a URL here, which can carry a token.
+                let declared = crate::redact::redact_credentials(declared);
+                let name = declared.split('@').next().unwrap_or(&declared);
                 return Err(Diagnostic::at(
                     &spec.source,
                     spec.language.span.clone(),
@@ -153,13 +155,14 @@ impl Recipe for Node {
                 .map(|f| Command::Exec(vec!["node".into(), f.to_string()]))
         };
 
-        let version = spec
-            .version
-            .as_ref()
-            .map(|v| v.value.clone())
-            .or_else(|| VERSION_FILES.iter().find_map(|f| version_file(ctx, f)))
-            .or_else(|| engines_major(&package))
-            .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+        let fallback = engines_major(&package).unwrap_or_else(|| DEFAULT_VERSION.to_string());
+        let (version, notes) = super::version::choose(
+            spec,
+            ctx,
+            VERSION_FILES,
+            &fallback,
+            |file, text, instead| super::version::node_pin(file, text, DEFAULT_VERSION, instead),
+        );
         let default_image = default_image(spec, "node", &version)?;
 
         Ok(Conventions {
@@ -188,49 +191,8 @@ impl Recipe for Node {
                 copy_workdir: true,
             },
             app_exclude: vec!["node_modules".into()],
-            notes: Vec::new(),
+            notes,
         })
-    }
-}
-
-fn read_package_json(spec: &Spec, ctx: &ContextFiles) -> Result<Value, Diagnostics> {
-    let Some(text) = ctx.text("package.json") else {
-        return Err(Diagnostic::at(
-            &spec.source,
-            spec.language.span.clone(),
-            "no package.json in the build context",
-        )
-        .help("node projects need package.json (and package-lock.json) at the root of the build context")
-        .into());
-    };
-    match serde_json::from_str::<Value>(text) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(Diagnostic {
-            location: Location::File {
-                name: "package.json".into(),
-                start: Position { line: 1, column: 1 },
-                end: Position { line: 1, column: 1 },
-            },
-            message: "package.json must hold a JSON object".into(),
-            help: None,
-        }
-        .into()),
-        Err(e) => {
-            let at = Position {
-                line: e.line().max(1),
-                column: e.column().max(1),
-            };
-            Err(Diagnostic {
-                location: Location::File {
-                    name: "package.json".into(),
-                    start: at,
-                    end: at,
-                },
-                message: format!("invalid JSON: {e}"),
-                help: None,
-            }
-            .into())
-        }
     }
 }
 

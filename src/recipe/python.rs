@@ -4,10 +4,10 @@
 
 use super::{
     Artefact, Conventions, Probe, Recipe, Runtime, cache, default_image, env_list,
-    resolve_manifests, shell_word, version_file,
+    resolve_manifests, shell_word,
 };
 use crate::context::ContextFiles;
-use crate::diag::{Diagnostic, Diagnostics, SourceText};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::Sharing;
 use crate::spec::{Command, Spec};
 
@@ -81,21 +81,18 @@ impl Recipe for Python {
 
         let requirement_files: Vec<&String> =
             manifests.iter().filter(|f| f.ends_with(".txt")).collect();
-        let mut constraints = Vec::new();
-        let mut diags = Vec::new();
-        for file in &requirement_files {
-            if let Some(text) = ctx.text(file) {
-                check_requirements(file, text, &manifests, &mut constraints, &mut diags);
-            }
-        }
-        if !diags.is_empty() {
-            return Err(Diagnostics(diags));
-        }
+        let constraints = super::requirements::check_files(
+            requirement_files
+                .iter()
+                .filter_map(|f| Some((f.as_str(), ctx.text(f)?))),
+            &manifests,
+        )
+        .map_err(Diagnostics)?;
         let mut install = format!("{VENV}/bin/pip install");
         let mut any = false;
         for f in requirement_files
             .iter()
-            .filter(|f| !constraints.contains(f))
+            .filter(|f| !constraints.contains(f.as_str()))
         {
             install.push_str(&format!(" -r {}", shell_word(f)));
             any = true;
@@ -113,12 +110,13 @@ impl Recipe for Python {
             .into());
         }
 
-        let version = spec
-            .version
-            .as_ref()
-            .map(|v| v.value.clone())
-            .or_else(|| version_file(ctx, ".python-version"))
-            .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+        let (version, notes) = super::version::choose(
+            spec,
+            ctx,
+            &[".python-version"],
+            DEFAULT_VERSION,
+            super::version::python_pin,
+        );
         let default_image = default_image(spec, "python", &version)?;
 
         let start = START_FILES.iter().find(|f| ctx.exists(f));
@@ -157,98 +155,7 @@ impl Recipe for Python {
                 copy_workdir: true,
             },
             app_exclude: vec![".venv".into()],
-            notes: Vec::new(),
+            notes,
         })
-    }
-}
-
-/// Finds requirement lines that cannot work when only the manifests are present: references to
-/// files that are not staged, and installs of local source trees.
-fn check_requirements(
-    file: &str,
-    text: &str,
-    staged: &[String],
-    constraints: &mut Vec<String>,
-    diags: &mut Vec<Diagnostic>,
-) {
-    let source = SourceText::new(file, text);
-    let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let start = offset;
-        offset += line.len();
-        let content = strip_comment(line).trim();
-        if content.is_empty() {
-            continue;
-        }
-        let at = start + (line.len() - line.trim_start().len());
-        let span = at..at + content.len();
-        let mut words = content.split_whitespace();
-        let first = words.next().unwrap_or_default();
-        let (flag, arg) = match first.split_once('=') {
-            Some((f, a)) if f.starts_with('-') => (f, Some(a.to_string())),
-            _ => (first, words.next().map(str::to_string)),
-        };
-        let arg = arg.unwrap_or_default();
-        match flag {
-            "-r" | "--requirement" | "-c" | "--constraint" => {
-                let target = if dir.is_empty() {
-                    arg.clone()
-                } else {
-                    format!("{dir}/{arg}")
-                };
-                let target = crate::pattern::clean_relative(&target).unwrap_or(target);
-                if flag.starts_with("-c") || flag == "--constraint" {
-                    constraints.push(target.clone());
-                }
-                if !staged.contains(&target) {
-                    diags.push(
-                        Diagnostic::at(
-                            &source,
-                            span,
-                            format!(
-                                "`{content}` needs {target}, which is not staged for the install"
-                            ),
-                        )
-                        .help(format!("add \"{target}\" to `manifests`")),
-                    );
-                }
-            }
-            "-e" | "--editable" => diags.push(local_source_error(&source, span, content)),
-            _ if is_local_path(first) => diags.push(local_source_error(&source, span, content)),
-            _ => {}
-        }
-    }
-}
-
-fn local_source_error(
-    source: &SourceText,
-    span: std::ops::Range<usize>,
-    content: &str,
-) -> Diagnostic {
-    Diagnostic::at(
-        source,
-        span,
-        format!("`{content}` installs local source, which the dependency install does not see"),
-    )
-    .help("remove the line and install the project after the source copy, e.g. `build = \"pip install --no-deps .\"`")
-}
-
-fn is_local_path(word: &str) -> bool {
-    word == "."
-        || word.starts_with("./")
-        || word.starts_with("../")
-        || word.starts_with('/')
-        || word.starts_with("file:")
-}
-
-/// pip treats ` #` (and a `#` at the start) as a comment; a `#` inside a URL fragment is not one.
-fn strip_comment(line: &str) -> &str {
-    if line.trim_start().starts_with('#') {
-        return "";
-    }
-    match line.find(" #") {
-        Some(i) => &line[..i],
-        None => line,
     }
 }

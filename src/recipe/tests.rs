@@ -146,6 +146,94 @@ fn requirement_lines_that_need_more_than_the_manifests_are_refused() {
 }
 
 #[test]
+fn vcs_and_url_requirements_are_left_to_pip() {
+    // pip clones or downloads these itself: the install needs no source for them.
+    let p = plan(
+        &spec("language = \"python\"\nrun = \"x\"\n"),
+        &context(&[(
+            "requirements.txt",
+            "-e git+https://user:TOKEN@github.com/org/lib.git#egg=lib\npkg @ git+https://github.com/org/pkg.git@v1\nhttps://files.example/w-1.0-py3-none-any.whl\n",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(
+        run_commands(p.stage(StageName::Deps).unwrap())[1],
+        "/opt/venv/bin/pip install -r requirements.txt"
+    );
+}
+
+#[test]
+fn requirement_errors_never_show_credentials() {
+    let e = plan_err(
+        "language = \"python\"\nrun = \"x\"\n",
+        &[(
+            "requirements.txt",
+            "--extra-index-url https://user:s3cret@pypi.example/simple -r missing.txt\n-i 'https://user:s3cret@pypi.example/simple\n./lib --config-settings=token=https://t:s3cret@h\n",
+        )],
+    );
+    assert!(!e.contains("s3cret"), "{e}");
+    assert_eq!(
+        e.lines().next().unwrap(),
+        "requirements.txt:1:1: `--extra-index-url https://***@pypi.example/simple -r missing.txt` needs missing.txt, which is not staged for the install (add \"missing.txt\" to `manifests`)"
+    );
+    assert_eq!(e.lines().count(), 3, "{e}");
+}
+
+#[test]
+fn a_requirement_file_outside_the_context_is_named_as_such() {
+    let e = plan_err(
+        "language = \"python\"\nmanifests = [\"req/prod.txt\"]\nrun = \"x\"\n",
+        &[(
+            "req/prod.txt",
+            "-r ../../shared/base.txt\n-c /etc/constraints.txt\n",
+        )],
+    );
+    assert_eq!(
+        e,
+        "req/prod.txt:1:1: `-r ../../shared/base.txt` needs ../../shared/base.txt, which is outside the build context: BuildKit does not send it (move the file inside the build context and reference it from there)\nreq/prod.txt:2:1: `-c /etc/constraints.txt` needs /etc/constraints.txt, which is outside the build context: BuildKit does not send it (move the file inside the build context and reference it from there)"
+    );
+}
+
+#[test]
+fn continued_requirement_lines_are_read_whole() {
+    let staged = "language = \"python\"\nmanifests = [\"requirements.txt\", \"base.txt\", \"constraints.txt\"]\nrun = \"x\"\n";
+    let p = plan(
+        &spec(staged),
+        &context(&[
+            (
+                "requirements.txt",
+                "-r \\\n  base.txt\n-c \\\nconstraints.txt\nrequests\\\n==2.31.0 \\\n    --hash=sha256:aa\n",
+            ),
+            ("base.txt", "six\n"),
+            ("constraints.txt", "six==1.16.0\n"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        run_commands(p.stage(StageName::Deps).unwrap())[1],
+        "/opt/venv/bin/pip install -r base.txt -r requirements.txt"
+    );
+    assert_eq!(
+        plan_err(
+            "language = \"python\"\nrun = \"x\"\n",
+            &[("requirements.txt", "six\n-r \\\n  base.txt\n")]
+        ),
+        "requirements.txt:2:1: `-r   base.txt` needs base.txt, which is not staged for the install (add \"base.txt\" to `manifests`)"
+    );
+}
+
+#[test]
+fn a_requirements_file_with_a_byte_order_mark_is_read_like_pip() {
+    assert_eq!(
+        plan_err(
+            "language = \"python\"\nrun = \"x\"\n",
+            &[("requirements.txt", "\u{feff}-r base.txt\n")]
+        ),
+        "requirements.txt:1:1: `-r base.txt` needs base.txt, which is not staged for the install (add \"base.txt\" to `manifests`)"
+    );
+}
+
+#[test]
 fn no_start_command_without_a_convention_is_an_error() {
     assert_eq!(
         plan_err("language = \"python\"\n", &[("requirements.txt", "six\n")]),
@@ -179,6 +267,75 @@ fn python_version_selects_the_default_image() {
         p.images()[0].to_string(),
         "docker.io/library/python:3.13-slim"
     );
+}
+
+#[test]
+fn nvmrc_lts_codenames_select_their_node_version() {
+    let node = |nvmrc: &str| {
+        plan(
+            &spec("language = \"node\"\nrun = \"x\"\n"),
+            &context(&[
+                ("package.json", "{}"),
+                ("package-lock.json", "{}"),
+                (".nvmrc", nvmrc),
+            ]),
+        )
+        .unwrap()
+    };
+    let p = node("lts/iron\n");
+    assert_eq!(p.images()[0].to_string(), "docker.io/library/node:20-slim");
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+    assert_eq!(
+        node("v18.19.0\n").images()[0].to_string(),
+        "docker.io/library/node:18.19.0-slim"
+    );
+    let p = node("lts/nonesuch\n");
+    assert_eq!(p.images()[0].to_string(), "docker.io/library/node:22-slim");
+    assert_eq!(p.notes.len(), 1);
+    assert!(
+        p.notes[0].starts_with(".nvmrc says `lts/nonesuch`") && p.notes[0].contains("`version`"),
+        "{}",
+        p.notes[0]
+    );
+}
+
+#[test]
+fn a_python_version_file_strata_cannot_follow_is_noted() {
+    let files = [("requirements.txt", ""), (".python-version", "pypy3.10\n")];
+    let p = plan(
+        &spec("language = \"python\"\nrun = \"x\"\n"),
+        &context(&files),
+    )
+    .unwrap();
+    assert_eq!(
+        p.images()[0].to_string(),
+        "docker.io/library/python:3.12-slim"
+    );
+    assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+    assert!(
+        p.notes[0].contains("PyPy")
+            && p.notes[0].contains("pypy:3.10-slim")
+            && p.notes[0].contains("`version`"),
+        "{}",
+        p.notes[0]
+    );
+    assert!(
+        p.render()
+            .starts_with("note: .python-version says `pypy3.10`"),
+        "{}",
+        p.render()
+    );
+    // The spec's choice wins and leaves nothing to note.
+    let p = plan(
+        &spec("language = \"python\"\nversion = \"3.11\"\nrun = \"x\"\n"),
+        &context(&files),
+    )
+    .unwrap();
+    assert_eq!(
+        p.images()[0].to_string(),
+        "docker.io/library/python:3.11-slim"
+    );
+    assert!(p.notes.is_empty());
 }
 
 #[test]
@@ -275,6 +432,27 @@ fn node_refusals_say_what_to_do() {
         ),
         "strata.toml:1:12: package.json declares packageManager `pnpm@9.1.0`: pnpm is not supported yet (supported: npm; set `package_manager = \"npm\"` to use npm anyway)"
     );
+    // Corepack takes a URL there, which can carry a token.
+    assert!(
+        !plan_err(
+            "language = \"node\"\n",
+            &[(
+                "package.json",
+                r#"{"packageManager":"https://u:s3cret@x/y.tgz"}"#
+            )]
+        )
+        .contains("s3cret")
+    );
+    assert_eq!(
+        plan_err(
+            "language = \"node\"\n",
+            &[(
+                "package.json",
+                r#"{"packageManager":"yarn@https://u:s3cret@npm.example/yarn-4.1.0.tgz"}"#
+            )]
+        ),
+        "strata.toml:1:12: package.json declares packageManager `yarn@https://***@npm.example/yarn-4.1.0.tgz`: yarn is not supported yet (supported: npm; set `package_manager = \"npm\"` to use npm anyway)"
+    );
     assert_eq!(
         plan_err("language = \"node\"\n", &[("package.json", "{\"name\": }")]),
         "package.json:1:10: invalid JSON: expected value at line 1 column 10"
@@ -320,6 +498,33 @@ fn env_value<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .rev()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn a_package_json_with_a_byte_order_mark_is_read_like_npm() {
+    let p = plan(
+        &spec("language = \"node\"\n"),
+        &context(&[
+            (
+                "package.json",
+                "\u{feff}{\"scripts\":{\"start\":\"node a.js\"}}",
+            ),
+            ("package-lock.json", "{}"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        p.image.command,
+        Command::Exec(vec!["npm".into(), "start".into()])
+    );
+    // Positions are those an editor shows, which does not count the mark.
+    assert_eq!(
+        plan_err(
+            "language = \"node\"\n",
+            &[("package.json", "\u{feff}{\"name\": }")]
+        ),
+        "package.json:1:10: invalid JSON: expected value at line 1 column 10"
+    );
 }
 
 #[test]
