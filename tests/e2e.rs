@@ -22,7 +22,11 @@ mod tempdir;
 
 use tempdir::copy_tree;
 
-const FRONTEND: &str = "local/strata:dev";
+/// The frontend image the tests build and select with `# syntax=`: `STRATA_E2E_FRONTEND` lets
+/// several checkouts test on one engine at once without replacing each other's frontend.
+fn frontend() -> String {
+    std::env::var("STRATA_E2E_FRONTEND").unwrap_or_else(|_| "local/strata:dev".into())
+}
 const PYTHON_BASE: &str = "local/strata-python:test";
 const NODE_BASE: &str = "local/strata-node:test";
 
@@ -67,7 +71,7 @@ fn engine(kind: Kind) -> &'static Engine {
         script(&["docker-up.sh", id], &BTreeMap::new());
         let env = engine_env(id);
         script(&["base-images.sh", id], &env);
-        script(&["frontend-image.sh", FRONTEND], &env);
+        script(&["frontend-image.sh", &frontend()], &env);
         Engine { kind, env }
     })
 }
@@ -295,7 +299,7 @@ impl Workspace {
         );
         ws.write(
             "strata.toml",
-            &format!("{first}\nbase = \"{base}\"\n{rest}"),
+            &format!("# syntax={}\nbase = \"{base}\"\n{rest}", frontend()),
         );
         ws
     }
@@ -549,7 +553,7 @@ fn errors(kind: Kind) {
         ),
     ];
     for (body, expected) in cases {
-        ws.write("strata.toml", &format!("# syntax={FRONTEND}\n{body}"));
+        ws.write("strata.toml", &format!("# syntax={}\n{body}", frontend()));
         let b = e.build(&ws.dir, "strata.toml", "strata-e2e/error:latest", &[]);
         assert!(!b.ok, "a broken spec must fail the build:\n{body}");
         assert!(
@@ -562,7 +566,10 @@ fn errors(kind: Kind) {
     // An unsupported option names the option.
     ws.write(
         "strata.toml",
-        &format!("# syntax={FRONTEND}\nlanguage = \"python\"\nrun = \"x\"\n"),
+        &format!(
+            "# syntax={}\nlanguage = \"python\"\nrun = \"x\"\n",
+            frontend()
+        ),
     );
     let b = e.build(
         &ws.dir,
@@ -709,9 +716,10 @@ fn secrets(kind: Kind) {
     // Secrets do not enter cache keys, so every build gets an install step never run before (a
     // nonce in the command) rather than --no-cache, which would also recompute the virtualenv step
     // other tests share and so disturb their cache checks.
+    let frontend = frontend();
     let spec = |nonce: &str| {
         format!(
-            "# syntax={FRONTEND}\nlanguage = \"python\"\nbase = \"{PYTHON_BASE}\"\nrun = \"true\"\n\
+            "# syntax={frontend}\nlanguage = \"python\"\nbase = \"{PYTHON_BASE}\"\nrun = \"true\"\n\
              install = \"test \\\"$TOKEN\\\" = sekret && test \\\"$(cat /etc/token)\\\" = sekret && test -S \\\"$SSH_AUTH_SOCK\\\" && echo {nonce}\"\n\
              [[secret]]\nid = \"token\"\nenv = \"TOKEN\"\nrequired = true\n\
              [[secret]]\nid = \"token\"\ntarget = \"/etc/token\"\n"
