@@ -2,7 +2,7 @@
 //! exact key or value, suggest the closest known key, and so that several errors are reported at
 //! once, in source order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use toml::Spanned;
@@ -344,6 +344,7 @@ impl Parser<'_> {
         let list = list.unwrap_or_default();
         let given_empty = list.is_empty() && matches!(v.get_ref(), DeValue::Array(_));
         let mut out: Vec<Located<String>> = Vec::new();
+        let mut seen = BTreeSet::new();
         for s in list {
             if let Some(p) = self.relative_path("manifests", s) {
                 if p.value == "." {
@@ -354,7 +355,7 @@ impl Parser<'_> {
                     )
                     .help("list the dependency files only; the source goes in `app`");
                     self.push(d);
-                } else if !out.iter().any(|o| o.value == p.value) {
+                } else if seen.insert(p.value.clone()) {
                     out.push(p);
                 }
             }
@@ -378,9 +379,10 @@ impl Parser<'_> {
             }
         };
         let mut out: Vec<Located<String>> = Vec::new();
+        let mut seen = BTreeSet::new();
         for s in list.unwrap_or_default() {
             if let Some(p) = self.relative_path("app", s) {
-                if !out.iter().any(|o| o.value == p.value) {
+                if seen.insert(p.value.clone()) {
                     out.push(p);
                 }
             }
@@ -454,6 +456,7 @@ impl Parser<'_> {
             _ => vec![v],
         };
         let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
         for item in items {
             let port = match item.get_ref() {
                 DeValue::Integer(i) => i
@@ -473,7 +476,7 @@ impl Parser<'_> {
                 _ => None,
             };
             match port {
-                Some(p) if !out.contains(&p) => out.push(p),
+                Some(p) if seen.insert(p.clone()) => out.push(p),
                 Some(_) => {}
                 None => {
                     let d = self

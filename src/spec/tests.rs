@@ -263,3 +263,90 @@ fn mangled_specs_are_errors_not_panics() {
         }
     }
 }
+
+/// Every diagnostic points into the file, at a line and column that exist in `text`.
+fn assert_located_inside(text: &str, diags: &crate::diag::Diagnostics) {
+    use crate::diag::Location;
+    let lines: Vec<usize> = text.split('\n').map(|l| l.chars().count()).collect();
+    assert!(!diags.0.is_empty());
+    for d in &diags.0 {
+        let Location::File { name, start, end } = &d.location else {
+            panic!("not located in the spec: {d}");
+        };
+        assert_eq!(name, "strata.toml");
+        for p in [start, end] {
+            assert!(
+                (1..=lines.len()).contains(&p.line)
+                    && (1..=lines[p.line - 1] + 1).contains(&p.column),
+                "{d}: {p:?} is outside the text"
+            );
+        }
+    }
+}
+
+fn time_guard() -> std::time::Duration {
+    // Generous: a debug build on a busy machine; the quadratic versions took minutes.
+    std::time::Duration::from_secs(5)
+}
+
+#[test]
+fn twenty_thousand_errors_are_located_in_linear_time() {
+    let unknown: String = (0..20_000).map(|i| format!("unknown_{i} = 1\n")).collect();
+    // On one line too: a column is not found by scanning the line from its start.
+    let one_line = format!(
+        "[packages]\nruntime = []\nbuild = []\n{}\n",
+        (0..20_000)
+            .map(|i| format!("p{i} = []"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let inline = format!(
+        "packages = {{ {} }}\n",
+        (0..20_000)
+            .map(|i| format!("p{i} = []"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for body in [unknown, one_line, inline] {
+        let text = format!("language = \"python\"\n{body}");
+        let started = std::time::Instant::now();
+        let e = parse(
+            SourceText::new("strata.toml", text.as_str()),
+            &BTreeMap::new(),
+        )
+        .expect_err("unknown keys");
+        assert!(started.elapsed() < time_guard(), "{:?}", started.elapsed());
+        assert_eq!(e.0.len(), 20_000);
+        assert_located_inside(&text, &e);
+    }
+    // And positions are still right for the last one.
+    let text: String = std::iter::once("language = \"python\"\n".to_string())
+        .chain((0..20_000).map(|i| format!("unknown_{i} = 1\n")))
+        .collect();
+    let e = parse(SourceText::new("strata.toml", text), &BTreeMap::new()).unwrap_err();
+    assert!(
+        e.0.last()
+            .unwrap()
+            .to_string()
+            .starts_with("strata.toml:20001:1: unknown key `unknown_19999`"),
+        "{}",
+        e.0.last().unwrap()
+    );
+}
+
+#[test]
+fn long_lists_are_checked_in_linear_time() {
+    let list = |f: &dyn Fn(usize) -> String| (1..40_000).map(f).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        "language = \"python\"\nmanifests = [{}]\napp = [{}]\nport = [{}]\n",
+        list(&|i| format!("\"m{i}\"")),
+        list(&|i| format!("\"a{i}\"")),
+        list(&|i| i.to_string()),
+    );
+    let started = std::time::Instant::now();
+    let spec = parse_str(&text).unwrap();
+    assert!(started.elapsed() < time_guard(), "{:?}", started.elapsed());
+    assert_eq!(spec.manifests.unwrap().len(), 39_999);
+    assert_eq!(spec.app.len(), 39_999);
+    assert_eq!(spec.ports.len(), 39_999);
+}
