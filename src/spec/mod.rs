@@ -10,8 +10,11 @@ use std::ops::Range;
 use crate::diag::SourceText;
 use crate::reference::ImageRef;
 
-pub use parse::parse;
-pub use subst::{SubstError, substitute, substitute_keeping_unset};
+pub use parse::{MAX_SUBSTITUTED_TOTAL, parse};
+pub use subst::{
+    MAX_DEPTH, MAX_VALUE_LEN, SubstError, Unset, substitute, substitute_bounded,
+    substitute_keeping_unset,
+};
 
 /// A value with the byte range it came from in the spec, for errors found after parsing.
 #[derive(Debug, Clone, PartialEq, Eq)]

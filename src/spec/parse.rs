@@ -9,8 +9,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    Command, DEFAULT_CACHE_ID, DEFAULT_USER, DEFAULT_WORKDIR, Language, Located, Packages, Secret,
-    SecretTarget, Spec, SubstError, substitute, substitute_keeping_unset,
+    Command, DEFAULT_CACHE_ID, DEFAULT_USER, DEFAULT_WORKDIR, Language, Located, MAX_DEPTH,
+    MAX_VALUE_LEN, Packages, Secret, SecretTarget, Spec, SubstError, Unset, substitute_bounded,
 };
 use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
 use crate::pattern::clean_relative;
@@ -38,6 +38,10 @@ const KEYS: &[&str] = &[
     "cache",
 ];
 
+/// The most text substitution may produce for one spec, all values together (each value is also
+/// limited to [`MAX_VALUE_LEN`]).
+pub const MAX_SUBSTITUTED_TOTAL: usize = 8 << 20;
+
 /// Parses and validates a spec. `args` are the `--build-arg` values for `${NAME}` substitution.
 pub fn parse(source: SourceText, args: &BTreeMap<String, String>) -> Result<Spec, Diagnostics> {
     let text = source.text.strip_prefix('\u{feff}').unwrap_or(&source.text);
@@ -57,6 +61,8 @@ pub fn parse(source: SourceText, args: &BTreeMap<String, String>) -> Result<Spec
         src: &source,
         args,
         shift,
+        budget: MAX_SUBSTITUTED_TOTAL,
+        budget_exceeded: false,
         diags: Vec::new(),
     };
     let spec = p.spec(table.get_ref());
@@ -78,10 +84,80 @@ fn toml_message(m: &str) -> String {
     format!("invalid TOML: {m}")
 }
 
+/// Where the character at `decoded` in a string value's decoded text is written in `raw`, the
+/// value as written (quotes included): escapes, a multi-line string's first newline and its
+/// line-ending backslashes make the two differ.
+fn raw_offset(raw: &str, decoded: usize) -> usize {
+    let b = raw.as_bytes();
+    let (open, escapes, multiline) = if raw.starts_with("\"\"\"") {
+        (3, true, true)
+    } else if raw.starts_with("'''") {
+        (3, false, true)
+    } else {
+        (1, raw.starts_with('"'), false)
+    };
+    let mut i = open.min(b.len());
+    if multiline {
+        if b[i..].starts_with(b"\n") {
+            i += 1;
+        } else if b[i..].starts_with(b"\r\n") {
+            i += 2;
+        }
+    }
+    let mut seen = 0;
+    while i < b.len() {
+        let (raw_len, decoded_len) = match b[i] {
+            b'\\' if escapes => escape_lengths(&raw[i..], multiline),
+            _ => {
+                let len = raw[i..].chars().next().map_or(1, char::len_utf8);
+                (len, len)
+            }
+        };
+        if decoded_len > 0 && seen + decoded_len > decoded {
+            break;
+        }
+        seen += decoded_len;
+        i += raw_len;
+    }
+    i.min(b.len())
+}
+
+/// The lengths, as written and decoded, of the escape at the start of `s` (which starts with `\`).
+fn escape_lengths(s: &str, multiline: bool) -> (usize, usize) {
+    let b = s.as_bytes();
+    match b.get(1) {
+        // A line-ending backslash: it, the line break and all whitespace after it vanish.
+        Some(b' ' | b'\t' | b'\r' | b'\n') if multiline => {
+            let len = 1 + b[1..]
+                .iter()
+                .take_while(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+                .count();
+            (len, 0)
+        }
+        Some(&x @ (b'x' | b'u' | b'U')) => {
+            let digits = match x {
+                b'x' => 2,
+                b'u' => 4,
+                _ => 8,
+            };
+            let hex = s.get(2..2 + digits).unwrap_or_default();
+            let decoded = u32::from_str_radix(hex, 16)
+                .ok()
+                .and_then(char::from_u32)
+                .map_or(3, char::len_utf8);
+            (2 + hex.len(), decoded)
+        }
+        _ => (2, 1),
+    }
+}
+
 struct Parser<'a> {
     src: &'a SourceText,
     args: &'a BTreeMap<String, String>,
     shift: usize,
+    /// What substitution may still produce in this spec (see [`MAX_SUBSTITUTED_TOTAL`]).
+    budget: usize,
+    budget_exceeded: bool,
     diags: Vec<Diagnostic>,
 }
 
@@ -237,36 +313,68 @@ impl Parser<'_> {
         if !subst {
             return Some(Located::new(s.to_string(), span));
         }
-        let result = if keep_unset {
-            substitute_keeping_unset(s, self.args)
+        let unset = if keep_unset {
+            Unset::Keep
         } else {
-            substitute(s, self.args)
+            Unset::Error
         };
-        match result {
-            Ok(out) => Some(Located::new(out, span)),
-            Err(e) => {
-                // +1 skips the opening quote; exact for strings without escapes.
-                let (offset, d) = match e {
-                    SubstError::Unset { name, offset } => {
-                        (offset, format!("build argument `{name}` is not set"))
-                    }
-                    SubstError::Malformed { offset } => (
-                        offset,
-                        "malformed `${…}`: expected `${NAME}` or `${NAME:-default}`".to_string(),
-                    ),
-                };
-                let at = v.span().start + 1 + offset;
-                let help = match &d {
-                    m if m.starts_with("build argument") => {
-                        "pass `--build-arg NAME=value`, or give a default: `${NAME:-value}`"
-                    }
-                    _ => "write `$${` for a literal `${`",
-                };
-                let diag = self.error(at..at + 2, d).help(help);
-                self.push(diag);
-                None
+        let limit = MAX_VALUE_LEN.min(self.budget);
+        let e = match substitute_bounded(s, self.args, unset, limit) {
+            Ok(out) => {
+                self.budget -= out.len();
+                return Some(Located::new(out, span));
             }
+            Err(e) => e,
+        };
+        let total_exceeded =
+            matches!(e, SubstError::TooLarge { limit, .. } if limit < MAX_VALUE_LEN);
+        if total_exceeded {
+            // Every later value would exceed it too: the first is the one to report.
+            if self.budget_exceeded {
+                return None;
+            }
+            self.budget_exceeded = true;
         }
+        let (offset, message, help) = match e {
+            SubstError::Unset { name, offset } => (
+                offset,
+                format!("build argument `{name}` is not set"),
+                "pass `--build-arg NAME=value`, or give a default: `${NAME:-value}`".to_string(),
+            ),
+            SubstError::Malformed { offset } => (
+                offset,
+                "malformed `${…}`: expected `${NAME}` or `${NAME:-default}`".to_string(),
+                "write `$${` for a literal `${`".to_string(),
+            ),
+            SubstError::TooDeep { offset } => (
+                offset,
+                format!("`${{…}}` nested more than {MAX_DEPTH} levels deep in defaults"),
+                "use fewer levels of `${NAME:-default}` inside defaults".to_string(),
+            ),
+            SubstError::TooLarge { offset, .. } if total_exceeded => (
+                offset,
+                format!(
+                    "`{key}` makes the spec's values longer than {} MiB in total after substituting build arguments",
+                    MAX_SUBSTITUTED_TOTAL >> 20
+                ),
+                "the values of a spec are limited in total: pass shorter build arguments, or use them fewer times".to_string(),
+            ),
+            SubstError::TooLarge { offset, .. } => (
+                offset,
+                format!(
+                    "`{key}` is longer than {} MiB after substituting build arguments",
+                    MAX_VALUE_LEN >> 20
+                ),
+                "each value is limited: pass shorter build arguments, or use them fewer times"
+                    .to_string(),
+            ),
+        };
+        // Offsets are in the decoded string; the source may spell it with escapes.
+        let raw = self.src.text.get(span.clone()).unwrap_or_default();
+        let at = span.start + raw_offset(raw, offset);
+        let diag = Diagnostic::at(self.src, at..at + 2, message).help(help);
+        self.push(diag);
+        None
     }
 
     /// Shell commands are left alone: `${VAR}` in them is for the shell at run time.

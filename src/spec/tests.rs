@@ -350,3 +350,81 @@ fn long_lists_are_checked_in_linear_time() {
     assert_eq!(spec.app.len(), 39_999);
     assert_eq!(spec.ports.len(), 39_999);
 }
+
+#[test]
+fn defaults_may_nest_expressions() {
+    let text = "language = \"python\"\nbase = \"python:${PY:-${DEFAULT_PY:-3.12}}-slim\"\n";
+    let base = |args: &[(&str, &str)]| parse_with(text, args).unwrap().base.unwrap().value;
+    assert_eq!(base(&[]).to_string(), "docker.io/library/python:3.12-slim");
+    assert_eq!(
+        base(&[("DEFAULT_PY", "3.11")]).to_string(),
+        "docker.io/library/python:3.11-slim"
+    );
+    assert_eq!(
+        base(&[("PY", "3.10"), ("DEFAULT_PY", "3.11")]).to_string(),
+        "docker.io/library/python:3.10-slim"
+    );
+    assert_eq!(
+        error("language = \"python\"\nversion = \"${A:-${B}}\"\n"),
+        "strata.toml:2:17: build argument `B` is not set (pass `--build-arg NAME=value`, or give a default: `${NAME:-value}`)"
+    );
+    let deep = format!("{}x{}", "${A:-".repeat(100_000), "}".repeat(100_000));
+    assert_eq!(
+        error(&format!("language = \"python\"\nversion = \"{deep}\"\n")),
+        "strata.toml:2:52: `${…}` nested more than 8 levels deep in defaults (use fewer levels of `${NAME:-default}` inside defaults)"
+    );
+}
+
+#[test]
+fn errors_in_strings_with_escapes_point_at_the_source() {
+    let at = |text: &str| {
+        error(&format!("language = \"python\"\n{text}"))
+            .split(": build argument")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(at("version = \"\\t${MISSING}\"\n"), "strata.toml:2:14");
+    assert_eq!(at("version = \"\\u00e9${MISSING}\"\n"), "strata.toml:2:18");
+    assert_eq!(
+        at("version = \"\\U0001F980\\\\${MISSING}\"\n"),
+        "strata.toml:2:24"
+    );
+    assert_eq!(at("version = '\\t${MISSING}'\n"), "strata.toml:2:14");
+    assert_eq!(
+        at("version = \"\"\"\n  ${MISSING}\"\"\"\n"),
+        "strata.toml:3:3"
+    );
+    assert_eq!(at("version = '''\r\n\\t${MISSING}'''\n"), "strata.toml:3:3");
+    assert_eq!(
+        at("version = \"\"\"a \\\n\n    \\t${MISSING}\"\"\"\n"),
+        "strata.toml:4:7"
+    );
+    assert_eq!(at("version = \"\\u0024{MISSING}\"\n"), "strata.toml:2:12");
+}
+
+#[test]
+fn substituted_values_are_bounded() {
+    let big = "x".repeat(100_000);
+    let args = [("BIG", big.as_str())];
+    assert_eq!(
+        parse_with(
+            &format!(
+                "language = \"python\"\nversion = \"{}\"\n",
+                "${BIG}".repeat(11)
+            ),
+            &args
+        )
+        .unwrap_err(),
+        "strata.toml:2:72: `version` is longer than 1 MiB after substituting build arguments (each value is limited: pass shorter build arguments, or use them fewer times)"
+    );
+    // Ten values of 1 MB each are 10 MB in total: the ninth crosses the spec's limit.
+    let labels: String = (0..10)
+        .map(|i| format!("l{i} = \"{}\"\n", "${BIG}".repeat(10)))
+        .collect();
+    let e = parse_with(&format!("language = \"python\"\n[labels]\n{labels}"), &args).unwrap_err();
+    assert_eq!(
+        e,
+        "strata.toml:11:25: `labels.l8` makes the spec's values longer than 8 MiB in total after substituting build arguments (the values of a spec are limited in total: pass shorter build arguments, or use them fewer times)"
+    );
+}
