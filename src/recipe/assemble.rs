@@ -40,7 +40,7 @@ pub fn plan(spec: &Spec, ctx: &ContextFiles) -> Result<Plan, Diagnostics> {
     let runtime_env = conv
         .runtime_env
         .iter()
-        .filter(|(k, _)| !spec.env.contains_key(*k))
+        .filter(|(k, _)| !spec.env.iter().any(|(name, _)| name == *k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
 

@@ -110,8 +110,11 @@ pub struct Spec {
     pub run: Option<Located<Command>>,
     /// `ExposedPorts` keys, e.g. `80/tcp`.
     pub ports: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    pub build_env: BTreeMap<String, String>,
+    /// In file order: a value's `${NAME}` refers to the entries before it (and to the base image's
+    /// environment), as consecutive Dockerfile `ENV` lines do. Names are unique.
+    pub env: Vec<(String, String)>,
+    /// In file order, like `env`.
+    pub build_env: Vec<(String, String)>,
     pub user: String,
     pub base: Option<Located<ImageRef>>,
     pub runtime: Option<Located<ImageRef>>,

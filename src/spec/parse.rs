@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+use toml::de::{DeString, DeTable, DeValue};
 
 use super::{
     Command, DEFAULT_CACHE_ID, DEFAULT_USER, DEFAULT_WORKDIR, Language, Located, MAX_DEPTH,
@@ -82,6 +82,26 @@ pub fn parse(source: SourceText, args: &BTreeMap<String, String>) -> Result<Spec
 fn toml_message(m: &str) -> String {
     let m = m.trim();
     format!("invalid TOML: {m}")
+}
+
+/// User text for a one-line message: control characters escaped, at most 60 characters.
+fn shown(s: &str) -> String {
+    const MAX: usize = 60;
+    let mut out: String = s
+        .chars()
+        .take(MAX)
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    if s.chars().nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// Where the character at `decoded` in a string value's decoded text is written in `raw`, the
@@ -245,7 +265,7 @@ impl Parser<'_> {
             .unwrap_or_default();
         let labels = get
             .get("labels")
-            .map(|v| self.string_table("labels", v))
+            .map(|v| self.labels(v))
             .unwrap_or_default();
         let secrets = get
             .get("secret")
@@ -610,47 +630,80 @@ impl Parser<'_> {
         }
     }
 
-    fn string_table(&mut self, key: &str, v: &Value<'_>) -> BTreeMap<String, String> {
-        self.string_table_with(key, v, false)
-    }
-
-    fn string_table_with(
+    /// A table's entries in file order (the parsed table is ordered by name).
+    fn entries<'v, 'i>(
         &mut self,
         key: &str,
-        v: &Value<'_>,
-        keep_unset: bool,
-    ) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
+        v: &'v Value<'i>,
+    ) -> Vec<(&'v Spanned<DeString<'i>>, &'v Value<'i>)> {
         let Some(t) = self.table(key, v) else {
-            return out;
+            return Vec::new();
         };
-        for (k, val) in t.iter() {
-            let name = format!("{key}.{}", k.get_ref());
-            if let Some(s) = self.string_with(&name, val, true, keep_unset) {
-                out.insert(k.get_ref().to_string(), s.value);
-            }
-        }
-        out
+        let mut entries: Vec<_> = t.iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        entries
     }
 
-    fn env_table(&mut self, key: &str, v: &Value<'_>) -> BTreeMap<String, String> {
-        let Some(t) = self.table(key, v) else {
-            return BTreeMap::new();
-        };
-        for (k, _) in t.iter() {
+    fn env_table(&mut self, key: &str, v: &Value<'_>) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (k, val) in self.entries(key, v) {
             let name = k.get_ref();
             if name.is_empty() || name.contains('=') || name.chars().any(char::is_whitespace) {
                 let d = self
                     .error(
                         k.span(),
-                        format!("`{name}` is not a valid environment variable name"),
+                        format!("`{}` is not a valid environment variable name", shown(name)),
                     )
                     .help("names cannot be empty or contain `=` or spaces");
                 self.push(d);
             }
+            // Unset `${NAME}` refers to the image environment (`PATH`…) or an entry above, as in
+            // Dockerfile ENV: it is expanded when the image's environment is known.
+            let field = format!("{key}.{}", shown(name));
+            if let Some(s) = self.string_with(&field, val, true, true) {
+                out.push((name.to_string(), s.value));
+            }
         }
-        // Unset `${NAME}` in values refers to the image environment (`PATH`…), like Dockerfile ENV.
-        self.string_table_with(key, v, true)
+        out
+    }
+
+    fn labels(&mut self, v: &Value<'_>) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for (k, val) in self.entries("labels", v) {
+            let name = k.get_ref();
+            if name.is_empty() || name.chars().any(char::is_control) {
+                let what = if name.is_empty() {
+                    "a label key cannot be empty".to_string()
+                } else {
+                    format!("label key `{}` contains a control character", shown(name))
+                };
+                let d = self.error(k.span(), what).help(
+                    "label keys are single-line names, like `org.opencontainers.image.source`",
+                );
+                self.push(d);
+                continue;
+            }
+            let field = format!("labels.{}", shown(name));
+            let Some(s) = self.string_with(&field, val, true, false) else {
+                continue;
+            };
+            if let Some(c) = s.value.chars().find(|&c| c.is_control() && c != '\t') {
+                let d = Diagnostic::at(
+                    self.src,
+                    s.span,
+                    format!(
+                        "the value of label `{}` contains the control character `{}`",
+                        shown(name),
+                        c.escape_default()
+                    ),
+                )
+                .help("labels are single-line: remove line breaks and control characters; tabs are allowed");
+                self.push(d);
+                continue;
+            }
+            out.insert(name.to_string(), s.value);
+        }
+        out
     }
 
     fn user(&mut self, v: &Value<'_>) -> Option<String> {

@@ -180,8 +180,13 @@ fn commands_keep_shell_variables_and_env_keeps_image_variables() {
         spec.run.unwrap().value,
         Command::Shell("serve --port ${PORT:-80}".into())
     );
-    assert_eq!(spec.env["PATH"], "/x:${PATH}");
-    assert_eq!(spec.env["MODE"], "dev");
+    assert_eq!(
+        spec.env,
+        [
+            ("PATH".to_string(), "/x:${PATH}".to_string()),
+            ("MODE".to_string(), "dev".to_string())
+        ]
+    );
 }
 
 #[test]
@@ -349,6 +354,46 @@ fn long_lists_are_checked_in_linear_time() {
     assert_eq!(spec.manifests.unwrap().len(), 39_999);
     assert_eq!(spec.app.len(), 39_999);
     assert_eq!(spec.ports.len(), 39_999);
+}
+
+#[test]
+fn env_keeps_the_order_of_the_file() {
+    macro_rules! pairs {
+        ($env:expr) => {
+            $env.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+        };
+    }
+    let spec = parse_str(
+        "language = \"python\"\n[env]\nZ = \"1\"\nA = \"${Z}/x\"\nM = \"m\"\n[build_env]\nY = \"2\"\nB = \"${Y}\"\n",
+    )
+    .unwrap();
+    // Later values refer to earlier ones, as consecutive ENV lines do, so the order is kept.
+    assert_eq!(pairs!(spec.env), ["Z=1", "A=${Z}/x", "M=m"]);
+    assert_eq!(pairs!(spec.build_env), ["Y=2", "B=${Y}"]);
+    let spec = parse_str("language = \"python\"\nenv.Z = \"1\"\nenv.A = \"2\"\n").unwrap();
+    assert_eq!(pairs!(spec.env), ["Z=1", "A=2"]);
+    let spec = parse_str("language = \"python\"\nenv = { Z = \"1\", A = \"2\" }\n").unwrap();
+    assert_eq!(pairs!(spec.env), ["Z=1", "A=2"]);
+}
+
+#[test]
+fn labels_are_single_line() {
+    assert_eq!(
+        error("language = \"python\"\n[labels]\n\"a\\nb\" = \"x\"\n"),
+        "strata.toml:3:1: label key `a\\nb` contains a control character (label keys are single-line names, like `org.opencontainers.image.source`)"
+    );
+    assert_eq!(
+        error("language = \"python\"\n[labels]\n\"\" = \"x\"\n"),
+        "strata.toml:3:1: a label key cannot be empty (label keys are single-line names, like `org.opencontainers.image.source`)"
+    );
+    assert_eq!(
+        error("language = \"python\"\nlabels = { a = \"\"\"\nline one\nline two\"\"\" }\n"),
+        "strata.toml:2:16: the value of label `a` contains the control character `\\n` (labels are single-line: remove line breaks and control characters; tabs are allowed)"
+    );
+    let spec = parse_str("language = \"python\"\n[labels]\n\"org.x\" = \"a\\tb\"\n").unwrap();
+    assert_eq!(spec.labels["org.x"], "a\tb");
 }
 
 #[test]
