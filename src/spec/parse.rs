@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use toml::Spanned;
-use toml::de::{DeString, DeTable, DeValue};
+use toml::de::{DeInteger, DeString, DeTable, DeValue};
 
 use super::{
     Command, DEFAULT_CACHE_ID, DEFAULT_USER, DEFAULT_WORKDIR, Language, Located, MAX_DEPTH,
@@ -169,6 +169,62 @@ fn escape_lengths(s: &str, multiline: bool) -> (usize, usize) {
         }
         _ => (2, 1),
     }
+}
+
+/// A TOML integer's value, whatever its base; `None` beyond `i64`.
+fn integer(i: &DeInteger<'_>) -> Option<i64> {
+    i64::from_str_radix(i.as_str(), i.radix()).ok()
+}
+
+/// Go's `filepath.Clean` for an absolute path, as Docker applies to `WORKDIR`: `..` at the root
+/// stays at the root.
+fn clean_absolute(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// The largest uid or gid: 2^32 - 1 is `-1`, "no id", to the kernel.
+const MAX_ID: u64 = u32::MAX as u64 - 1;
+
+/// Why `user` is not `name`, `uid`, `name:group` or `uid:gid`, if it is not.
+fn user_problem(user: &str) -> Option<String> {
+    let (name, group) = match user.split_once(':') {
+        Some((n, g)) => (n, Some(g)),
+        None => (user, None),
+    };
+    let part = |what: &str, s: &str| -> Option<String> {
+        if s.is_empty() {
+            return Some(format!("the {what} is empty"));
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return match s.parse::<u64>() {
+                Ok(n) if n <= MAX_ID => None,
+                _ => Some(format!("the {what} id `{s}` is larger than {MAX_ID}")),
+            };
+        }
+        let mut chars = s.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+            None
+        } else {
+            Some(format!(
+                "the {what} `{}` is neither a number nor a name (a letter or `_`, then letters, digits, `_`, `.`, `-`)",
+                shown(s)
+            ))
+        }
+    };
+    part("user", name).or_else(|| group.and_then(|g| part("group", g)))
 }
 
 struct Parser<'a> {
@@ -537,13 +593,7 @@ impl Parser<'_> {
             self.push(d);
             return None;
         }
-        // Absolute paths cannot escape; `clean_relative` does the rest of the cleaning.
-        let clean = clean_relative(s.value.trim_start_matches('/')).unwrap_or_else(|_| ".".into());
-        Some(if clean == "." {
-            "/".into()
-        } else {
-            format!("/{clean}")
-        })
+        Some(clean_absolute(&s.value))
     }
 
     fn run(&mut self, v: &Value<'_>) -> Option<Located<Command>> {
@@ -558,6 +608,16 @@ impl Parser<'_> {
                     let d = self
                         .error(v.span(), "`run` cannot be an empty array")
                         .help("write the command, e.g. `run = [\"node\", \"server.js\"]`");
+                    self.push(d);
+                    return None;
+                }
+                if items[0].value.trim().is_empty() {
+                    let d = Diagnostic::at(
+                        self.src,
+                        items[0].span.clone(),
+                        "the program in `run` (its first element) cannot be empty",
+                    )
+                    .help("write the program to start, e.g. `run = [\"node\", \"server.js\"]`");
                     self.push(d);
                     return None;
                 }
@@ -587,10 +647,7 @@ impl Parser<'_> {
         let mut seen = BTreeSet::new();
         for item in items {
             let port = match item.get_ref() {
-                DeValue::Integer(i) => i
-                    .as_str()
-                    .parse::<u32>()
-                    .ok()
+                DeValue::Integer(i) => integer(i)
                     .filter(|p| (1..=65535).contains(p))
                     .map(|p| format!("{p}/tcp")),
                 DeValue::String(s) => {
@@ -707,24 +764,41 @@ impl Parser<'_> {
     }
 
     fn user(&mut self, v: &Value<'_>) -> Option<String> {
+        const HELP: &str =
+            "e.g. `user = 10001`, `user = \"10001:10001\"`, `user = \"node\"` or `user = \"root\"`";
         let s = match v.get_ref() {
-            DeValue::Integer(i) => i.as_str().to_string(),
-            _ => self.string("user", v, true)?.value,
+            DeValue::Integer(i) => match integer(i) {
+                Some(n) if u64::try_from(n).is_ok_and(|n| n <= MAX_ID) => {
+                    return Some(n.to_string());
+                }
+                _ => {
+                    let d = self
+                        .error(
+                            v.span(),
+                            format!("`user` as a number must be a uid from 0 to {MAX_ID}"),
+                        )
+                        .help(HELP);
+                    self.push(d);
+                    return None;
+                }
+            },
+            DeValue::String(_) => self.string("user", v, true)?,
+            _ => {
+                self.wrong_type("user", v, "a string or an integer");
+                return None;
+            }
         };
-        let valid = !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
-        if !valid {
-            let d = self
-                .error(
-                    v.span(),
-                    format!("`user` must be a user name or uid[:gid], found `{s}`"),
-                )
-                .help("e.g. `user = \"10001\"`, `user = \"node\"` or `user = \"root\"`");
+        if let Some(problem) = user_problem(&s.value) {
+            let d = Diagnostic::at(
+                self.src,
+                s.span,
+                format!("`user` must be `name`, `uid`, `name:group` or `uid:gid`: {problem}"),
+            )
+            .help(HELP);
             self.push(d);
             return None;
         }
-        Some(s)
+        Some(s.value)
     }
 
     fn image(&mut self, key: &str, v: &Value<'_>) -> Option<Located<ImageRef>> {

@@ -379,6 +379,100 @@ fn env_keeps_the_order_of_the_file() {
 }
 
 #[test]
+fn workdir_is_cleaned_like_docker_does() {
+    for (given, clean) in [
+        ("/../srv", "/srv"),
+        ("/a/../b", "/b"),
+        ("/a/./b//c/", "/a/b/c"),
+        ("/..", "/"),
+        ("/a/../../..", "/"),
+    ] {
+        let spec = parse_str(&format!("language = \"python\"\nworkdir = \"{given}\"\n")).unwrap();
+        assert_eq!(spec.workdir, clean, "{given}");
+    }
+}
+
+#[test]
+fn user_takes_names_and_ids_only() {
+    for (given, user) in [
+        ("\"app\"", "app"),
+        ("\"Node\"", "Node"),
+        ("\"_svc.x-1\"", "_svc.x-1"),
+        ("\"1000\"", "1000"),
+        ("\"1000:1000\"", "1000:1000"),
+        ("\"app:staff\"", "app:staff"),
+        ("\"10001:staff\"", "10001:staff"),
+        ("0", "0"),
+        ("4294967294", "4294967294"),
+        ("0x10", "16"),
+    ] {
+        let spec = parse_str(&format!("language = \"python\"\nuser = {given}\n")).unwrap();
+        assert_eq!(spec.user, user, "{given}");
+    }
+    let help =
+        "(e.g. `user = 10001`, `user = \"10001:10001\"`, `user = \"node\"` or `user = \"root\"`)";
+    for (given, problem) in [
+        (
+            "-1",
+            "`user` as a number must be a uid from 0 to 4294967294".to_string(),
+        ),
+        (
+            "4294967295",
+            "`user` as a number must be a uid from 0 to 4294967294".to_string(),
+        ),
+        (
+            "99999999999999999999999",
+            "`user` as a number must be a uid from 0 to 4294967294".to_string(),
+        ),
+        (
+            "\"10001:\"",
+            "`user` must be `name`, `uid`, `name:group` or `uid:gid`: the group is empty".to_string(),
+        ),
+        (
+            "\":::\"",
+            "`user` must be `name`, `uid`, `name:group` or `uid:gid`: the user is empty".to_string(),
+        ),
+        (
+            "\"a:b:c\"",
+            "`user` must be `name`, `uid`, `name:group` or `uid:gid`: the group `b:c` is neither a number nor a name (a letter or `_`, then letters, digits, `_`, `.`, `-`)".to_string(),
+        ),
+        (
+            "\"-1\"",
+            "`user` must be `name`, `uid`, `name:group` or `uid:gid`: the user `-1` is neither a number nor a name (a letter or `_`, then letters, digits, `_`, `.`, `-`)".to_string(),
+        ),
+        (
+            "\"1:4294967295\"",
+            "`user` must be `name`, `uid`, `name:group` or `uid:gid`: the group id `4294967295` is larger than 4294967294".to_string(),
+        ),
+    ] {
+        assert_eq!(
+            error(&format!("language = \"python\"\nuser = {given}\n")),
+            format!("strata.toml:2:8: {problem} {help}"),
+            "{given}"
+        );
+    }
+}
+
+#[test]
+fn integers_are_read_in_their_base() {
+    let spec = parse_str("language = \"python\"\nport = [0x50, 8_080]\n").unwrap();
+    assert_eq!(spec.ports, ["80/tcp", "8080/tcp"]);
+}
+
+#[test]
+fn the_program_of_an_exec_form_run_cannot_be_empty() {
+    assert_eq!(
+        error("language = \"python\"\nrun = [\"\", \"x\"]\n"),
+        "strata.toml:2:8: the program in `run` (its first element) cannot be empty (write the program to start, e.g. `run = [\"node\", \"server.js\"]`)"
+    );
+    let spec = parse_str("language = \"python\"\nrun = [\"python3\", \"\"]\n").unwrap();
+    assert_eq!(
+        spec.run.unwrap().value,
+        Command::Exec(vec!["python3".into(), String::new()])
+    );
+}
+
+#[test]
 fn labels_are_single_line() {
     assert_eq!(
         error("language = \"python\"\n[labels]\n\"a\\nb\" = \"x\"\n"),
