@@ -10,7 +10,7 @@ use std::ops::Range;
 use crate::diag::SourceText;
 use crate::reference::ImageRef;
 
-pub use parse::{MAX_SUBSTITUTED_TOTAL, parse};
+pub use parse::{MAX_NESTING, MAX_SUBSTITUTED_TOTAL, parse};
 pub use subst::{
     MAX_DEPTH, MAX_VALUE_LEN, SubstError, Unset, substitute, substitute_bounded,
     substitute_keeping_unset,

@@ -38,6 +38,10 @@ const KEYS: &[&str] = &[
     "cache",
 ];
 
+/// How deeply arrays, inline tables and dotted keys may nest. A spec needs three levels; the bound
+/// is checked before the TOML parser runs, so its depth never depends on the input.
+pub const MAX_NESTING: usize = 32;
+
 /// The most text substitution may produce for one spec, all values together (each value is also
 /// limited to [`MAX_VALUE_LEN`]).
 pub const MAX_SUBSTITUTED_TOTAL: usize = 8 << 20;
@@ -47,14 +51,22 @@ pub fn parse(source: SourceText, args: &BTreeMap<String, String>) -> Result<Spec
     let text = source.text.strip_prefix('\u{feff}').unwrap_or(&source.text);
     // Keep offsets valid for `source` even when a BOM was skipped.
     let shift = source.text.len() - text.len();
+    if let Some(at) = too_deep(text) {
+        let at = at + shift;
+        return Err(Diagnostic::at(
+            &source,
+            at..at + 1,
+            format!("the spec nests more than {MAX_NESTING} levels deep"),
+        )
+        .help("a spec needs at most a table of arrays: see the key reference in the Strata README")
+        .into());
+    }
     let table = match DeTable::parse(text) {
         Ok(t) => t,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             let span = span.start + shift..span.end + shift;
-            return Err(Diagnostic::at(&source, span, toml_message(e.message()))
-                .help("the spec is TOML: see the key reference in the Strata README")
-                .into());
+            return Err(toml_error(&source, span, e.message()).into());
         }
     };
     let mut p = Parser {
@@ -79,9 +91,33 @@ pub fn parse(source: SourceText, args: &BTreeMap<String, String>) -> Result<Spec
     }
 }
 
-fn toml_message(m: &str) -> String {
-    let m = m.trim();
-    format!("invalid TOML: {m}")
+fn toml_error(source: &SourceText, span: Range<usize>, message: &str) -> Diagnostic {
+    let message = message.trim();
+    if message == "duplicate key" {
+        // The TOML parser's message does not say which key; its span points at the repetition.
+        let key = source.text.get(span.clone()).unwrap_or_default();
+        return Diagnostic::at(
+            source,
+            span,
+            format!("duplicate key `{}`", shown(unquote(key))),
+        )
+        .help("each key may appear only once in a table: remove one, or merge the two");
+    }
+    Diagnostic::at(source, span, format!("invalid TOML: {message}"))
+        .help("the spec is TOML: see the key reference in the Strata README")
+}
+
+/// A key as written, without the quotes of a quoted key that has no escapes.
+fn unquote(key: &str) -> &str {
+    let key = key.trim();
+    for q in ['"', '\''] {
+        if let Some(inner) = key.strip_prefix(q).and_then(|k| k.strip_suffix(q)) {
+            if !inner.contains('\\') {
+                return inner;
+            }
+        }
+    }
+    key
 }
 
 /// User text for a one-line message: control characters escaped, at most 60 characters.
@@ -102,6 +138,79 @@ fn shown(s: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// Where the spec first nests deeper than [`MAX_NESTING`]: `[`/`{` open a level, `]`/`}` close
+/// one, and each `.` of a dotted key counts as one, as the TOML parser counts them. Text in strings
+/// and comments does not count. One linear pass; malformed TOML is left to the parser.
+fn too_deep(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    // Dots since the last token that cannot be part of a key; a float has one, a date none.
+    let mut dots = 0usize;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'#' => {
+                i += b[i..]
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .unwrap_or(b.len() - i);
+                continue;
+            }
+            q @ (b'"' | b'\'') => {
+                i = string_end(b, i, q);
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                dots = 0;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                dots = 0;
+            }
+            b'.' => dots += 1,
+            b'\n' | b'=' | b',' => dots = 0,
+            _ => {}
+        }
+        if depth + dots > MAX_NESTING {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The offset after the string whose opening quote `q` is at `start` (or the end of the text).
+fn string_end(b: &[u8], start: usize, q: u8) -> usize {
+    let escapes = q == b'"';
+    if b[start..].starts_with(&[q, q, q]) {
+        let mut i = start + 3;
+        while i < b.len() {
+            if escapes && b[i] == b'\\' {
+                i += 2;
+            } else if b[i..].starts_with(&[q, q, q]) {
+                // Up to two quotes may end the content right before the closing three.
+                let run = b[i..].iter().take_while(|&&c| c == q).count();
+                return i + run.min(5);
+            } else {
+                i += 1;
+            }
+        }
+        return b.len();
+    }
+    let mut i = start + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if escapes => i += 2,
+            c if c == q => return i + 1,
+            // A single-line string ends at the line's end even when unterminated.
+            b'\n' => return i,
+            _ => i += 1,
+        }
+    }
+    b.len()
 }
 
 /// Where the character at `decoded` in a string value's decoded text is written in `raw`, the

@@ -515,6 +515,22 @@ fn defaults_may_nest_expressions() {
 }
 
 #[test]
+fn a_duplicate_key_is_named() {
+    assert_eq!(
+        error("language = \"python\"\nversion = \"1\"\nversion = \"2\"\n"),
+        "strata.toml:3:1: duplicate key `version` (each key may appear only once in a table: remove one, or merge the two)"
+    );
+    assert_eq!(
+        error("language = \"python\"\n[env]\nA = \"1\"\n[env]\n"),
+        "strata.toml:4:2: duplicate key `env` (each key may appear only once in a table: remove one, or merge the two)"
+    );
+    assert_eq!(
+        error("language = \"python\"\nenv = { A = \"1\", 'A' = \"2\" }\n"),
+        "strata.toml:2:18: duplicate key `A` (each key may appear only once in a table: remove one, or merge the two)"
+    );
+}
+
+#[test]
 fn errors_in_strings_with_escapes_point_at_the_source() {
     let at = |text: &str| {
         error(&format!("language = \"python\"\n{text}"))
@@ -566,4 +582,31 @@ fn substituted_values_are_bounded() {
         e,
         "strata.toml:11:25: `labels.l8` makes the spec's values longer than 8 MiB in total after substituting build arguments (the values of a spec are limited in total: pass shorter build arguments, or use them fewer times)"
     );
+}
+
+#[test]
+fn deep_nesting_is_refused_before_the_toml_parser() {
+    for (text, at) in [
+        (format!("x = {}", "[".repeat(100_000)), "1:37"),
+        (format!("x = {}", "{a = ".repeat(100_000)), "1:165"),
+        (format!("{} = 1", vec!["a"; 100_000].join(".")), "1:66"),
+        (format!("[{}]", vec!["a"; 100_000].join(".")), "1:65"),
+    ] {
+        let e = error(&text);
+        assert_eq!(
+            e,
+            format!(
+                "strata.toml:{at}: the spec nests more than 32 levels deep (a spec needs at most a table of arrays: see the key reference in the Strata README)"
+            )
+        );
+    }
+    // Brackets in strings and comments are text.
+    let text = format!(
+        "language = \"python\"\n# {}\nversion = \"{}\"\nbuild = '''{}'''\ninstall = \"\"\"\\\"\"\"{}\"\"\"\n",
+        "[".repeat(100),
+        "[".repeat(100),
+        "{".repeat(100),
+        "[".repeat(100)
+    );
+    parse_str(&text).unwrap();
 }
