@@ -10,7 +10,7 @@ use prost::Message;
 
 use crate::caps::Caps;
 use crate::context::ContextFiles;
-use crate::diag::{Diagnostic, Diagnostics, SourceText};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::lower::{self, Context, LowerInput};
 use crate::options::{BuildOptions, parse_options};
 use crate::pattern::{PatternSet, parse_ignore_file};
@@ -122,12 +122,12 @@ fn prepare(t: &Target) -> Result<Prepared, Diagnostics> {
         None => "Dockerfile".into(),
     };
     let spec_path = t.dir.join(&file);
-    let text = std::fs::read_to_string(&spec_path).map_err(|e| {
+    let text = std::fs::read(&spec_path).map_err(|e| {
         Diagnostic::plain(format!("cannot read the spec {}: {e}", spec_path.display()))
             .help("pass the spec with -f, relative to the directory")
     })?;
     let spec = spec::parse(
-        SourceText::new(&file, text),
+        spec::decode(&file, text)?,
         &options.spec_args(&platform, &platform),
     )?;
 

@@ -531,6 +531,37 @@ fn a_duplicate_key_is_named() {
 }
 
 #[test]
+fn a_spec_that_is_not_utf8_is_located_with_the_fix() {
+    let e = decode(
+        "strata.toml",
+        b"language = \"python\"\nversion = \"3\xff\"\n".to_vec(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "strata.toml:2:13: the spec must be UTF-8 text, but byte 0xFF here is not UTF-8 (save the file as UTF-8)"
+    );
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "language = \"python\"\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    assert_eq!(
+        decode("strata.toml", utf16).unwrap_err().to_string(),
+        "strata.toml:1:1: the spec must be UTF-8 text, but byte 0xFF here is not UTF-8 (the file starts with a UTF-16 byte order mark: save it as UTF-8, not UTF-16)"
+    );
+    // A UTF-8 byte order mark is UTF-8, and parse skips it.
+    let source = decode("strata.toml", b"\xef\xbb\xbflanguage = \"node\"\n".to_vec()).unwrap();
+    assert_eq!(
+        parse(source, &BTreeMap::new()).unwrap().language.value,
+        Language::Node
+    );
+}
+
+#[test]
 fn errors_in_strings_with_escapes_point_at_the_source() {
     let at = |text: &str| {
         error(&format!("language = \"python\"\n{text}"))
