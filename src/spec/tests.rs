@@ -641,3 +641,287 @@ fn deep_nesting_is_refused_before_the_toml_parser() {
     );
     parse_str(&text).unwrap();
 }
+
+/// A small deterministic generator for the structural fuzz below (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    /// Text for inside a basic string: escapes, non-ASCII, and `${…}` nested up to past the limit.
+    fn basic(&mut self, pieces: usize) -> String {
+        (0..pieces)
+            .map(|_| match self.below(4) {
+                0 => self
+                    .pick(&[
+                        "\\t",
+                        "\\n",
+                        "\\\\",
+                        "\\\"",
+                        "\\u00e9",
+                        "\\U0001F980",
+                        "\\x41",
+                        "\\e",
+                        "\\u0024{A}",
+                        "\\r\\n",
+                    ])
+                    .to_string(),
+                1 => self
+                    .pick(&["a", "é", "🦀", " ", "/", ":", "-", "}", "{", "$"])
+                    .to_string(),
+                _ => self.expression(0),
+            })
+            .collect()
+    }
+
+    fn expression(&mut self, depth: usize) -> String {
+        match self.below(if depth > 12 { 6 } else { 9 }) {
+            0 => "${A}".into(),
+            1 => "${UNSET}".into(),
+            2 => "${BIG}".into(),
+            3 => self
+                .pick(&["$${", "$", "${", "${1x}", "${A", "${A:-"])
+                .into(),
+            4 => "${EMPTY}".into(),
+            5 => "plain".into(),
+            _ => format!(
+                "${{{}:-{}}}",
+                self.pick(&["A", "UNSET", "EMPTY", "BIG"]),
+                self.expression(depth + 1)
+            ),
+        }
+    }
+
+    /// A value of any shape, nested up to `depth`.
+    fn value(&mut self, depth: usize) -> String {
+        match self.below(if depth == 0 { 6 } else { 8 }) {
+            0 => {
+                let pieces = 1 + self.below(6);
+                format!("\"{}\"", self.basic(pieces))
+            }
+            1 => format!("'{}'", self.expression(0)),
+            2 => format!(
+                "\"\"\"{}{}\\\n  {}\"\"\"",
+                self.pick(&["", "\n", "\r\n"]),
+                self.basic(3),
+                self.basic(3)
+            ),
+            3 => format!("'''\n{}\r\n'''", self.expression(0)),
+            4 => self
+                .pick(&[
+                    "99999999999999999999999999",
+                    "-99999999999999999999",
+                    "-1",
+                    "0xFFFFFFFFFFFFFFFF",
+                    "0o777",
+                    "0b1",
+                    "4294967295",
+                    "1e999",
+                    "nan",
+                    "true",
+                    "1979-05-27",
+                ])
+                .into(),
+            5 => "\"\"".into(),
+            6 => {
+                let n = self.below(4);
+                let items: Vec<String> = (0..n).map(|_| self.value(depth - 1)).collect();
+                format!("[{}]", items.join(", "))
+            }
+            _ => {
+                let n = self.below(4);
+                let items: Vec<String> = (0..n)
+                    .map(|i| format!("k{i} = {}", self.value(depth - 1)))
+                    .collect();
+                format!("{{ {} }}", items.join(", "))
+            }
+        }
+    }
+}
+
+const KNOWN: &[&str] = &[
+    "language",
+    "version",
+    "package_manager",
+    "manifests",
+    "app",
+    "workdir",
+    "install",
+    "build",
+    "run",
+    "port",
+    "env",
+    "build_env",
+    "user",
+    "base",
+    "runtime",
+    "packages",
+    "labels",
+    "cache",
+];
+
+/// One generated spec; `round` chooses its structure.
+fn structured_spec(rng: &mut Rng, round: usize) -> String {
+    let mut text = String::from("# syntax=x\nlanguage = \"python\"\n");
+    // One round in four of each structure is a large one.
+    let large = (round / 9) % 4 == 0;
+    match round % 9 {
+        // Many keys, known and not, with any values (duplicates included).
+        0 => {
+            let n = if large { 5_000 } else { 1 + rng.below(60) };
+            for i in 0..n {
+                let key = if rng.below(3) == 0 {
+                    format!("key_{i}")
+                } else {
+                    rng.pick(KNOWN).to_string()
+                };
+                let value = rng.value(2);
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+        }
+        // A very long string value.
+        1 => {
+            let pieces = if large { 100_000 } else { 1 + rng.below(200) };
+            let key = rng.pick(&["version", "workdir", "base", "app", "user", "install"]);
+            let value = rng.basic(pieces);
+            text.push_str(&format!("{key} = \"{value}\"\n"));
+        }
+        // Deep nesting of arrays, inline tables and dotted keys, closed or not.
+        2 => {
+            let depth = [1, 10, 31, 32, 33, 79, 80, 81, 300, 1_000, 100_000][rng.below(11)];
+            let (open, close) = [("[", "]"), ("{a = ", "}"), ("[{b = ", "}]")][rng.below(3)];
+            let closing = if rng.below(2) == 0 {
+                close.repeat(depth)
+            } else {
+                String::new()
+            };
+            match rng.below(3) {
+                0 => text.push_str(&format!("port = {}1{closing}\n", open.repeat(depth))),
+                1 => text.push_str(&format!("{} = 1\n", vec!["env"; depth].join("."))),
+                _ => text.push_str(&format!("[{}]\n", vec!["labels"; depth].join("."))),
+            }
+        }
+        // Tables of strings: env, build_env, labels, packages, secrets.
+        3 => {
+            for table in ["env", "build_env", "labels"] {
+                text.push_str(&format!("[{table}]\n"));
+                for i in 0..rng.below(30) {
+                    let key = match rng.below(6) {
+                        0 if i == 0 => "\"\"".to_string(),
+                        1 => format!("\"a\\nb{i}\""),
+                        2 => format!("'é{i}\t'"),
+                        3 => format!("x.y{i}"),
+                        _ => format!("A{i}"),
+                    };
+                    let value = rng.value(1);
+                    text.push_str(&format!("{key} = {value}\n"));
+                }
+            }
+            let (build, id, env) = (rng.value(2), rng.value(1), rng.value(1));
+            text.push_str(&format!(
+                "[packages]\nbuild = {build}\n[[secret]]\nid = {id}\nenv = {env}\n"
+            ));
+        }
+        // Top-level keys with hostile scalars: huge integers, odd users, workdirs, commands.
+        4 => {
+            for key in ["port", "user", "workdir", "run", "version"] {
+                let value = rng.value(2);
+                text.push_str(&format!("{key} = {value}\n"));
+            }
+        }
+        // Build arguments used many times, and defaults nested around the limit.
+        5 => {
+            let values = 1 + rng.below(if large { 100 } else { 2 });
+            let uses = 1 + rng.below(12);
+            text.push_str("[labels]\n");
+            for i in 0..values {
+                text.push_str(&format!("l{i} = \"{}\"\n", "${BIG}".repeat(uses)));
+            }
+            let depth = 1 + rng.below(20);
+            let nested = format!("{}x{}", "${UNSET:-".repeat(depth), "}".repeat(depth));
+            text.push_str(&format!("[env]\nNESTED = \"{nested}\"\n"));
+        }
+        // A real spec with CRLF line ends, a byte order mark, NULs or stray characters.
+        _ => {
+            let seeds = [
+                include_str!("../../examples/fastapi/strata.toml"),
+                include_str!("../../examples/express/strata.toml"),
+            ];
+            text = seeds[rng.below(seeds.len())].to_string();
+            if rng.below(2) == 0 {
+                text = text.replace('\n', "\r\n");
+            }
+            if rng.below(3) == 0 {
+                text.insert(0, '\u{feff}');
+            }
+            let mut chars: Vec<char> = text.chars().collect();
+            for _ in 0..rng.below(4) {
+                let at = rng.below(chars.len() + 1);
+                let stray = [
+                    '\0', '\r', '\n', '"', '\\', '$', '{', '}', '[', '\u{feff}', 'é',
+                ];
+                chars.insert(at, stray[rng.below(stray.len())]);
+            }
+            text = chars.into_iter().collect();
+        }
+    }
+    text
+}
+
+/// Generated specs of every shape (thousands of keys, long strings, deep nesting, nested
+/// defaults, escapes, CRLF, BOM, NUL, invalid UTF-8, huge integers) give a spec or located errors,
+/// quickly: never a panic, a hang or a stack overflow.
+#[test]
+fn structured_specs_are_errors_not_panics_or_hangs() {
+    let args = BTreeMap::from([
+        ("A".to_string(), "1".to_string()),
+        ("EMPTY".to_string(), String::new()),
+        ("BIG".to_string(), "x".repeat(100_000)),
+    ]);
+    let ctx = crate::recipe::tests::context(&[("requirements.txt", "flask\n")]);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for round in 0..600 {
+        let text = structured_spec(&mut rng, round);
+        // Every few rounds, through the bytes entry point with bytes that are not UTF-8.
+        let mut bytes = text.into_bytes();
+        if rng.below(5) == 0 {
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(bytes.len() + 1);
+                bytes.insert(at, [0xFF, 0xFE, 0xC3, 0x80, 0xED, 0xF4][rng.below(6)]);
+            }
+            if rng.below(5) == 0 {
+                bytes.splice(0..0, [0xFF, 0xFE]);
+            }
+        }
+        let started = std::time::Instant::now();
+        let source = match decode("strata.toml", bytes.clone()) {
+            Ok(source) => source,
+            Err(d) => {
+                assert_located_inside(&String::from_utf8_lossy(&bytes), &d.into());
+                continue;
+            }
+        };
+        let text = source.text.clone();
+        let result = parse(source, &args);
+        assert!(
+            started.elapsed() < time_guard(),
+            "round {round} took {:?}",
+            started.elapsed()
+        );
+        match result {
+            Ok(spec) => {
+                let _ = crate::recipe::plan(&spec, &ctx);
+            }
+            Err(e) => assert_located_inside(&text, &e),
+        }
+    }
+}
