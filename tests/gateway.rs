@@ -356,6 +356,19 @@ fn a_wrong_filename_is_reported_without_host_paths() {
 }
 
 #[test]
+fn a_spec_that_is_not_utf8_is_located_with_the_fix() {
+    let dir = example("fastapi");
+    dir.write(
+        "strata.toml",
+        b"language = \"python\"\nversion = \"3\xff\"\n",
+    );
+    assert_eq!(
+        error(bridge_for(&dir)),
+        "strata.toml:2:13: the spec must be UTF-8 text, but byte 0xFF here is not UTF-8 (save the file as UTF-8)"
+    );
+}
+
+#[test]
 fn the_frontend_exits_right_after_return() {
     let dir = example("fastapi");
     let out = ok(bridge_for(&dir));

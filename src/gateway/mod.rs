@@ -489,13 +489,7 @@ async fn build(
             bridge.warn(&spec_vertex, &message).await;
         }
     }
-    let text = String::from_utf8(text).map_err(|_| {
-        Failure::new(Diagnostic::option(
-            "filename",
-            format!("`{filename}` is not UTF-8 text"),
-        ))
-    })?;
-    let source = SourceText::new(filename.clone(), text);
+    let source = spec::decode(filename.clone(), text).map_err(Failure::new)?;
     let spec = spec::parse(
         source.clone(),
         &options.spec_args(&platform, &build_platform),
