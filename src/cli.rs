@@ -115,9 +115,18 @@ fn prepare(t: &Target) -> Result<Prepared, Diagnostics> {
         opts.insert("platform".into(), p.clone());
     }
     let options = parse_options(&opts)?;
+    if options.platforms.len() > 1 {
+        return Err(Diagnostic::option(
+            "platform",
+            "`strata plan` and `strata llb` show one platform at a time",
+        )
+        .help("pass one `--platform`")
+        .into());
+    }
     let platform = options
-        .platform
-        .clone()
+        .platforms
+        .first()
+        .cloned()
         .unwrap_or_else(Platform::linux_amd64);
 
     let file = match &t.file {

@@ -6,7 +6,7 @@ mod assemble;
 mod node;
 mod package_json;
 mod python;
-mod requirements;
+pub(crate) mod requirements;
 mod version;
 
 pub use assemble::plan;
