@@ -2,11 +2,12 @@
 //! frontend image, run the images and check what they serve, how the cache behaves, and what users
 //! see when a spec is wrong.
 //!
-//! Two engines run side by side: Docker 26.1 with buildx 0.13 (BuildKit v0.13) and Docker 20.10
-//! (BuildKit v0.8, `DOCKER_BUILDKIT=1 docker build`). The harness sets each up itself (install,
-//! start, base images, frontend image) through the scripts in `scripts/`, and fails loudly if an
-//! engine cannot start. No registry is reachable here, so the examples' official base images are
-//! replaced by local ones with `base = …` in a copy of the spec.
+//! Three engines run side by side: Docker 28.5 with buildx 0.29 (BuildKit v0.25), Docker 26.1 with
+//! buildx 0.13 (BuildKit v0.13) and Docker 20.10 (BuildKit v0.8, `DOCKER_BUILDKIT=1 docker build`).
+//! The harness sets each up itself (install, start, base images, frontend image) through the
+//! scripts in `scripts/`, and fails loudly if an engine cannot start. No registry is reachable
+//! here, so the examples' official base images are replaced by local ones with `base = …` in a
+//! copy of the spec.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -32,6 +33,8 @@ fn repo() -> PathBuf {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
+    /// Docker 28.5 + buildx 0.29, BuildKit v0.25.
+    Docker28,
     /// Docker 26.1 + buildx 0.13, BuildKit v0.13.
     Docker26,
     /// Docker 20.10, BuildKit v0.8.
@@ -41,6 +44,7 @@ enum Kind {
 impl Kind {
     fn id(self) -> &'static str {
         match self {
+            Kind::Docker28 => "28",
             Kind::Docker26 => "26",
             Kind::Docker20 => "20",
         }
@@ -55,9 +59,11 @@ struct Engine {
 /// One setup per engine per test run; setups are serialised (they share apt and cargo).
 fn engine(kind: Kind) -> &'static Engine {
     static SETUP: Mutex<()> = Mutex::new(());
+    static E28: OnceLock<Engine> = OnceLock::new();
     static E26: OnceLock<Engine> = OnceLock::new();
     static E20: OnceLock<Engine> = OnceLock::new();
     let cell = match kind {
+        Kind::Docker28 => &E28,
         Kind::Docker26 => &E26,
         Kind::Docker20 => &E20,
     };
@@ -113,14 +119,14 @@ impl Engine {
             .expect("docker runs")
     }
 
-    /// Builds with the engine's normal client: `docker buildx build` on 26, the 20.10 CLI's own
-    /// BuildKit client on 20. Returns the plain progress output and whether it succeeded.
+    /// Builds with the engine's normal client: `docker buildx build` on 28 and 26, the 20.10 CLI's
+    /// own BuildKit client on 20. Returns the plain progress output and whether it succeeded.
     fn build(&self, dir: &Path, spec: &str, tag: &str, extra: &[&str]) -> Build {
         let spec_path = dir.join(spec);
         let spec_path = spec_path.to_str().unwrap();
         let dir = dir.to_str().unwrap();
         let mut args: Vec<&str> = match self.kind {
-            Kind::Docker26 => vec!["buildx", "build"],
+            Kind::Docker28 | Kind::Docker26 => vec!["buildx", "build"],
             Kind::Docker20 => vec!["build"],
         };
         args.extend(["--progress=plain", "-t", tag, "-f", spec_path]);
@@ -350,9 +356,9 @@ fn fastapi(kind: Kind) {
 
     let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
     assert_eq!(e.serve(&tag, 80), r#"{"Hello":"World"}"#);
-    if kind == Kind::Docker26 {
+    if kind != Kind::Docker20 {
         // The spec load is the very step BuildKit's Dockerfile frontend already ran to find the
-        // `# syntax=` line, so BuildKit does it once (BuildKit v0.8 compares bytes and does it twice).
+        // `# syntax=` line, so BuildKit (v0.11+) does it once (v0.8 compares bytes and does it twice).
         assert_eq!(
             cold.vertices_named("load build definition from strata.toml"),
             1,
@@ -507,6 +513,11 @@ fn separate_runtime(kind: Kind) {
 }
 
 #[test]
+fn docker28_separate_runtime() {
+    separate_runtime(Kind::Docker28);
+}
+
+#[test]
 fn docker26_separate_runtime() {
     separate_runtime(Kind::Docker26);
 }
@@ -581,12 +592,11 @@ fn errors(kind: Kind) {
 
 /// The unmodified example, its official base image replaced by a named context, as a user without
 /// registry access (or with a mirror) would build it.
-#[test]
-fn docker26_build_context_replaces_the_base_image() {
-    let e = engine(Kind::Docker26);
+fn build_context_replaces_the_base_image(kind: Kind) {
+    let e = engine(kind);
     let dir = repo().join("examples/fastapi");
     let replace = format!("python:3.12-slim=docker-image://{PYTHON_BASE}");
-    let tag = "strata-e2e/fastapi-context:26";
+    let tag = &format!("strata-e2e/fastapi-context:{}", kind.id());
     let b = e.build_ok(&dir, "strata.toml", tag, &["--build-context", &replace]);
     assert!(
         b.log
@@ -597,14 +607,23 @@ fn docker26_build_context_replaces_the_base_image() {
     assert_eq!(e.serve(tag, 80), r#"{"Hello":"World"}"#);
 }
 
-/// `docker buildx bake` with the examples' bake file builds both through the frontend.
 #[test]
-fn docker26_bake() {
-    let e = engine(Kind::Docker26);
-    let root = Workspace::empty("bake");
+fn docker28_build_context_replaces_the_base_image() {
+    build_context_replaces_the_base_image(Kind::Docker28);
+}
+
+#[test]
+fn docker26_build_context_replaces_the_base_image() {
+    build_context_replaces_the_base_image(Kind::Docker26);
+}
+
+/// `docker buildx bake` with the examples' bake file builds both through the frontend.
+fn bake(kind: Kind) {
+    let e = engine(kind);
+    let root = Workspace::empty(&format!("bake-{}", kind.id()));
     let examples = root.dir.join("examples");
-    let fastapi = Workspace::example("fastapi", Kind::Docker26, PYTHON_BASE);
-    let express = Workspace::example("express", Kind::Docker26, NODE_BASE);
+    let fastapi = Workspace::example("fastapi", kind, PYTHON_BASE);
+    let express = Workspace::example("express", kind, NODE_BASE);
     copy_tree(&fastapi.dir, &examples.join("fastapi"));
     copy_tree(&express.dir, &examples.join("express"));
     std::fs::copy(
@@ -660,6 +679,16 @@ fn docker26_bake() {
         ),
         "strata fastapi example"
     );
+}
+
+#[test]
+fn docker28_bake() {
+    bake(Kind::Docker28);
+}
+
+#[test]
+fn docker26_bake() {
+    bake(Kind::Docker26);
 }
 
 /// An ssh-agent on a private socket, stopped on drop.
@@ -752,6 +781,11 @@ fn secrets(kind: Kind) {
 }
 
 #[test]
+fn docker28_secrets() {
+    secrets(Kind::Docker28);
+}
+
+#[test]
 fn docker26_secrets() {
     secrets(Kind::Docker26);
 }
@@ -759,6 +793,11 @@ fn docker26_secrets() {
 #[test]
 fn docker20_secrets() {
     secrets(Kind::Docker20);
+}
+
+#[test]
+fn docker28_fastapi() {
+    fastapi(Kind::Docker28);
 }
 
 #[test]
@@ -772,6 +811,11 @@ fn docker20_fastapi() {
 }
 
 #[test]
+fn docker28_express() {
+    express(Kind::Docker28);
+}
+
+#[test]
 fn docker26_express() {
     express(Kind::Docker26);
 }
@@ -779,6 +823,11 @@ fn docker26_express() {
 #[test]
 fn docker20_express() {
     express(Kind::Docker20);
+}
+
+#[test]
+fn docker28_errors() {
+    errors(Kind::Docker28);
 }
 
 #[test]
