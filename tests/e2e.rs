@@ -54,6 +54,12 @@ impl Kind {
 struct Engine {
     kind: Kind,
     env: BTreeMap<String, String>,
+    /// Held for every build on this engine: one build at a time per engine. When two builds run
+    /// at once and share steps (the examples' dependency stages), BuildKit runs those steps once
+    /// and may report their progress to only one of the clients; an assertion on the other's log
+    /// (`CACHED`, step names) would then fail at random. Seen on Docker 28 with bake and
+    /// `--build-context` running side by side.
+    builds: Mutex<()>,
 }
 
 /// One setup per engine per test run; setups are serialised (they share apt and cargo).
@@ -74,7 +80,11 @@ fn engine(kind: Kind) -> &'static Engine {
         let env = engine_env(id);
         script(&["base-images.sh", id], &env);
         script(&["frontend-image.sh", FRONTEND], &env);
-        Engine { kind, env }
+        Engine {
+            kind,
+            env,
+            builds: Mutex::new(()),
+        }
     })
 }
 
@@ -132,6 +142,7 @@ impl Engine {
         args.extend(["--progress=plain", "-t", tag, "-f", spec_path]);
         args.extend(extra);
         args.push(dir);
+        let _one_at_a_time = self.builds.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let out = self.docker(&args);
         let log = format!(
@@ -631,21 +642,24 @@ fn bake(kind: Kind) {
         examples.join("docker-bake.hcl"),
     )
     .unwrap();
-    let out = Command::new("docker")
-        .args([
-            "buildx",
-            "bake",
-            "--progress=plain",
-            "-f",
-            "examples/docker-bake.hcl",
-            "--set",
-            "*.labels.e2e=bake",
-        ])
-        .current_dir(&root.dir)
-        .envs(&e.env)
-        .env("TAG", "e2e")
-        .output()
-        .expect("docker buildx bake runs");
+    let out = {
+        let _one_at_a_time = e.builds.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("docker")
+            .args([
+                "buildx",
+                "bake",
+                "--progress=plain",
+                "-f",
+                "examples/docker-bake.hcl",
+                "--set",
+                "*.labels.e2e=bake",
+            ])
+            .current_dir(&root.dir)
+            .envs(&e.env)
+            .env("TAG", "e2e")
+            .output()
+            .expect("docker buildx bake runs")
+    };
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
