@@ -34,6 +34,37 @@ pub fn clean_relative(path: &str) -> Result<String, String> {
     })
 }
 
+/// [`clean_relative`] for a pattern. A `..` after a wildcard is refused rather than cleaned away
+/// with it: `**/../x` would become `x`, yet `**` can match no directory at all, so the pattern as
+/// written reaches `../x`, outside the context.
+pub fn clean_relative_pattern(pattern: &str) -> Result<String, String> {
+    let mut after_wildcard = false;
+    for part in pattern.split('/') {
+        if part == ".." && after_wildcard {
+            return Err(format!(
+                "`{pattern}` has `..` after a wildcard, so it may point outside the build context"
+            ));
+        }
+        after_wildcard |= has_wildcard(part);
+    }
+    clean_relative(pattern)
+}
+
+/// Whether a path component has an unescaped `*`, `?` or `[`.
+fn has_wildcard(part: &str) -> bool {
+    let mut chars = part.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '*' | '?' | '[' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
     Literal(char),
@@ -435,6 +466,29 @@ mod tests {
         assert!(clean_relative("../x").is_err());
         assert!(clean_relative("a/../../x").is_err());
         assert!(clean_relative("/etc").is_err());
+    }
+
+    #[test]
+    fn patterns_refuse_dot_dot_after_a_wildcard() {
+        for p in [
+            "**/../x",
+            "*/../x",
+            "src/**/../../x",
+            "a/[bc]/../d",
+            "**/a/../b",
+        ] {
+            let e = clean_relative_pattern(p).unwrap_err();
+            assert!(e.contains("after a wildcard"), "{p}: {e}");
+        }
+        assert_eq!(
+            clean_relative_pattern("./src/**/*.py").unwrap(),
+            "src/**/*.py"
+        );
+        assert_eq!(clean_relative_pattern("lib/../*.txt").unwrap(), "*.txt");
+        // An escaped `*` is a plain name, which `..` can cancel.
+        assert_eq!(clean_relative_pattern("a\\*/../b").unwrap(), "b");
+        assert!(clean_relative_pattern("../*.txt").is_err());
+        assert!(clean_relative_pattern("/x").is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::{
     SecretTarget, Spec, SubstError, substitute, substitute_keeping_unset,
 };
 use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
-use crate::pattern::clean_relative;
+use crate::pattern::{clean_relative, clean_relative_pattern};
 use crate::reference::ImageRef;
 
 const KEYS: &[&str] = &[
@@ -325,7 +325,7 @@ impl Parser<'_> {
             self.push(d);
             return None;
         }
-        match clean_relative(&s.value) {
+        match clean_relative_pattern(&s.value) {
             Ok(clean) => Some(Located::new(clean, s.span)),
             Err(e) => {
                 let d = Diagnostic::at(self.src, s.span, format!("`{key}`: {e}"))
@@ -345,6 +345,17 @@ impl Parser<'_> {
         let given_empty = list.is_empty() && matches!(v.get_ref(), DeValue::Array(_));
         let mut out: Vec<Located<String>> = Vec::new();
         for s in list {
+            // An include-only list: a `!` entry would be a pattern that selects nothing.
+            if s.value.starts_with('!') {
+                let d = Diagnostic::at(
+                    self.src,
+                    s.span,
+                    format!("`manifests` cannot exclude files: `{}`", s.value),
+                )
+                .help("manifests are include patterns; to exclude files use .dockerignore");
+                self.push(d);
+                continue;
+            }
             if let Some(p) = self.relative_path("manifests", s) {
                 if p.value == "." {
                     let d = Diagnostic::at(
