@@ -14,7 +14,7 @@ use super::{
     substitute_bounded,
 };
 use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
-use crate::pattern::clean_relative;
+use crate::pattern::{clean_relative, clean_relative_pattern};
 use crate::reference::ImageRef;
 
 const KEYS: &[&str] = &[
@@ -658,7 +658,7 @@ impl Parser<'_> {
             self.push(d);
             return None;
         }
-        match clean_relative(&s.value) {
+        match clean_relative_pattern(&s.value) {
             Ok(clean) => Some(Located::new(clean, s.span)),
             Err(e) => {
                 let d = Diagnostic::at(self.src, s.span, format!("`{key}`: {e}"))
@@ -667,6 +667,24 @@ impl Parser<'_> {
                 None
             }
         }
+    }
+
+    /// `manifests` and `app` are include-only lists: a `!` entry would select nothing.
+    fn refuse_exclusion(&mut self, key: &str, s: &Located<String>) -> bool {
+        if !s.value.starts_with('!') {
+            return false;
+        }
+        let d = Diagnostic::at(
+            self.src,
+            s.span.clone(),
+            format!("`{key}` cannot exclude files: `{}`", s.value),
+        )
+        .help(format!(
+            "{} are include patterns; to exclude files use .dockerignore",
+            if key == "app" { "app entries" } else { key }
+        ));
+        self.push(d);
+        true
     }
 
     fn manifests(&mut self, v: &Value<'_>) -> Vec<Located<String>> {
@@ -679,6 +697,9 @@ impl Parser<'_> {
         let mut out: Vec<Located<String>> = Vec::new();
         let mut seen = BTreeSet::new();
         for s in list {
+            if self.refuse_exclusion("manifests", &s) {
+                continue;
+            }
             if let Some(p) = self.relative_path("manifests", s) {
                 if p.value == "." {
                     let d = Diagnostic::at(
@@ -714,6 +735,9 @@ impl Parser<'_> {
         let mut out: Vec<Located<String>> = Vec::new();
         let mut seen = BTreeSet::new();
         for s in list.unwrap_or_default() {
+            if self.refuse_exclusion("app", &s) {
+                continue;
+            }
             if let Some(p) = self.relative_path("app", s) {
                 if seen.insert(p.value.clone()) {
                     out.push(p);

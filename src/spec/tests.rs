@@ -935,3 +935,29 @@ fn structured_specs_are_errors_not_panics_or_hangs() {
         }
     }
 }
+
+#[test]
+fn manifests_refuse_exclusions_and_dot_dot_after_a_wildcard() {
+    // Cleaning would drop the `..` together with the `**`, selecting `x` without a word.
+    assert_eq!(
+        error("language = \"python\"\nmanifests = [\"**/../x\"]\n"),
+        "strata.toml:2:14: `manifests`: `**/../x` has `..` after a wildcard, so it may point outside the build context (name a path inside the build context, like `requirements.txt` or `app`)"
+    );
+    assert_eq!(
+        error("language = \"python\"\napp = [\"src\", \"src/*/../../etc\"]\n"),
+        "strata.toml:2:15: `app`: `src/*/../../etc` has `..` after a wildcard, so it may point outside the build context (name a path inside the build context, like `requirements.txt` or `app`)"
+    );
+    // A `!` entry used to select nothing, silently.
+    assert_eq!(
+        error("language = \"python\"\nmanifests = [\"requirements.txt\", \"!requirements.txt\"]\n"),
+        "strata.toml:2:34: `manifests` cannot exclude files: `!requirements.txt` (manifests are include patterns; to exclude files use .dockerignore)"
+    );
+    assert_eq!(
+        error("language = \"python\"\napp = [\"src\", \"!src/secret\"]\n"),
+        "strata.toml:2:15: `app` cannot exclude files: `!src/secret` (app entries are include patterns; to exclude files use .dockerignore)"
+    );
+    assert_eq!(
+        error("language = \"python\"\nmanifests = \"!*.txt\"\n"),
+        "strata.toml:2:13: `manifests` cannot exclude files: `!*.txt` (manifests are include patterns; to exclude files use .dockerignore)"
+    );
+}
