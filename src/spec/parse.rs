@@ -14,7 +14,7 @@ use super::{
     substitute_bounded,
 };
 use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
-use crate::pattern::{clean_relative, clean_relative_pattern};
+use crate::pattern::clean_relative_pattern;
 use crate::reference::ImageRef;
 
 const KEYS: &[&str] = &[
