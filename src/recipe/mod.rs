@@ -35,6 +35,11 @@ pub enum DepStep {
     },
     /// Run a command with the recipe's caches, the spec's secrets and the SSH agent.
     Install(String),
+    /// Run a command that downloads what the lockfile names through the recipe's caches and
+    /// leaves in the layer all that later steps read: when a recipe has one, the caches are
+    /// mounted there only, and the other steps run without them (cargo, whose build reads the
+    /// sources of every locked package, so a cache mount could not be what it reads them from).
+    Fetch(String),
 }
 
 /// Where the image comes from when the recipe proposes its own runtime.
