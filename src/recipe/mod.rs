@@ -3,10 +3,12 @@
 //! conventions with the spec into the language-neutral [`Plan`].
 
 mod assemble;
+mod cargo;
 mod node;
 mod package_json;
 mod python;
 mod requirements;
+mod rust;
 mod version;
 
 pub use assemble::plan;
@@ -129,10 +131,10 @@ pub trait Recipe: Sync {
 }
 
 /// Every ecosystem Strata builds: adding one is a recipe file and a line here.
-const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node];
+const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node, &rust::Rust];
 
 /// Named in the spec contract as future languages: recognised so the error can say "not yet".
-const PLANNED: &[&str] = &["go", "rust", "ruby", "java", "php", "dotnet"];
+const PLANNED: &[&str] = &["go", "ruby", "java", "php", "dotnet"];
 
 /// The recipe for the spec's `language`, or a located error naming the supported ones.
 pub fn recipe_for(spec: &Spec) -> Result<&'static dyn Recipe, Diagnostic> {
