@@ -160,7 +160,7 @@ impl Recipe for Rust {
             musl: opts.musl,
             config_target: config_target.as_deref(),
             vendored: spec.install.is_none(),
-            locals: local_specs(&ws, &lock),
+            locals: local_specs(&ws, &lock, &package),
         };
         let mut deps = Vec::new();
         if !staged.is_empty() {
@@ -309,18 +309,21 @@ impl Commands<'_> {
     }
 }
 
-/// `-p` specs for every local package: the name, or `name@version` when the lockfile has other
-/// packages of that name (a local fork of a crates.io crate), which makes the name ambiguous.
-fn local_specs(ws: &Workspace, lock: &Lockfile) -> Vec<String> {
+/// `-p` specs for the local packages the lockfile has (cargo refuses a spec that matches nothing,
+/// such as an unused `[workspace.dependencies]` path entry), and the one built: the name, or
+/// `name@version` when the lockfile has other packages of that name (a local fork of a crates.io
+/// crate), which makes the name ambiguous.
+fn local_specs(ws: &Workspace, lock: &Lockfile, built: &str) -> Vec<String> {
     let locked = lock.packages();
     let mut specs: Vec<String> = ws
         .packages()
         .filter_map(Manifest::name)
-        .map(|name| {
+        .filter_map(|name| {
             let same: Vec<_> = locked.iter().filter(|p| p.name == name).collect();
             match same.iter().find(|p| p.source.is_none()) {
-                Some(local) if same.len() > 1 => format!("{name}@{}", local.version),
-                _ => name.to_string(),
+                Some(local) if same.len() > 1 => Some(format!("{name}@{}", local.version)),
+                Some(_) => Some(name.to_string()),
+                None => (name == built).then(|| name.to_string()),
             }
         })
         .collect();

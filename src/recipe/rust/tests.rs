@@ -543,10 +543,24 @@ fn path_dependencies_inside_the_context_join_the_skeleton() {
             "[package]\nname = \"vendored\"\nversion = \"2.0.0\"\n".into(),
         ),
         ("third_party/vendored/src/lib.rs", "pub fn v() {}".into()),
+        (
+            "Cargo.lock",
+            include_str!("../../../examples/rust/Cargo.lock").replace(
+                " \"httparse\",\n]\n",
+                " \"httparse\",\n \"vendored\",\n]\n\n[[package]]\nname = \"vendored\"\nversion = \"2.0.0\"\n",
+            ),
+        ),
     ]);
     let p = rust_plan(SPEC, &ctx);
     let files = generated(&p);
     assert!(files.contains(&("third_party/vendored/src/lib.rs", "")));
+    let lock = files.iter().find(|(p, _)| *p == "Cargo.lock").unwrap().1;
+    assert!(
+        lock.ends_with(
+            " \"vendored\",\n]\n\n[[package]]\nname = \"vendored\"\nversion = \"0.0.0\"\n"
+        ),
+        "{lock}"
+    );
     let m = files
         .iter()
         .find(|(p, _)| *p == "third_party/vendored/Cargo.toml")
@@ -557,7 +571,33 @@ fn path_dependencies_inside_the_context_join_the_skeleton() {
         p.manifests
             .contains(&"third_party/vendored/Cargo.toml".to_string())
     );
-    assert!(titles(&p, StageName::Build)[1].contains("-p vendored"));
+    assert!(
+        titles(&p, StageName::Build)[1].ends_with("-p greeting -p server -p vendored"),
+        "{}",
+        titles(&p, StageName::Build)[1]
+    );
+}
+
+#[test]
+fn a_local_package_the_lockfile_does_not_have_is_not_cleaned() {
+    // An unused `[workspace.dependencies]` path entry: in the skeleton, not in the resolve.
+    let root = include_str!("../../../examples/rust/Cargo.toml");
+    let ctx = example_with(&[
+        (
+            "Cargo.toml",
+            format!("{root}\n[workspace.dependencies]\nspare = {{ path = \"spare\" }}\n"),
+        ),
+        ("spare/Cargo.toml", "[package]\nname = \"spare\"\n".into()),
+        ("spare/src/lib.rs", String::new()),
+    ]);
+    let p = rust_plan(SPEC, &ctx);
+    assert!(generated(&p).contains(&("spare/src/lib.rs", "")));
+    assert!(
+        titles(&p, StageName::Build)[1]
+            .ends_with("--config /opt/cargo-vendor.toml -p greeting -p server"),
+        "{}",
+        titles(&p, StageName::Build)[1]
+    );
 }
 
 #[test]
