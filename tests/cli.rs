@@ -54,6 +54,27 @@ fn plan_shows_what_keys_the_install_and_the_caches() {
 }
 
 #[test]
+fn plan_shows_the_rust_skeleton_and_the_offline_build() {
+    let out = strata(&["plan", "examples/rust"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    for line in [
+        "language rust · package manager cargo · install keyed by Cargo.lock, Cargo.toml, crates/greeting/Cargo.toml, crates/server/Cargo.toml\n",
+        "  1/3 write dependency skeleton (6 files) to /app\n      Cargo.lock\n      Cargo.toml\n",
+        "      crates/server/src/main.rs\n  2/3 cargo vendor --locked --respect-source-config /opt/cargo-vendor > /opt/cargo-vendor.toml\n      cache /usr/local/cargo/registry (id strata/cargo-registry, locked)\n",
+        "  3/3 cargo build --release --locked --offline --config /opt/cargo-vendor.toml -p server --bin server\n      ssh agent",
+        "[runtime] FROM docker.io/library/debian:bookworm-slim\n  1/1 copy /usr/local/bin/server from build\n",
+        "  cmd [\"/usr/local/bin/server\"]\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+}
+
+#[test]
 fn plan_takes_build_args_target_and_platform() {
     let dir = std::env::temp_dir().join(format!("strata-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -30,6 +30,9 @@ fn frontend() -> String {
 }
 const PYTHON_BASE: &str = "local/strata-python:test";
 const NODE_BASE: &str = "local/strata-node:test";
+/// Stand-ins for the Rust recipe's default images (`scripts/base-images.sh ENGINE rust debian`).
+const RUST_BASE: &str = "local/strata-rust:test";
+const DEBIAN_BASE: &str = "local/strata-debian:test";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -271,6 +274,23 @@ impl Build {
             .unwrap_or_else(|| panic!("no step named like {name:?} in:\n{}", self.log));
         self.log.lines().any(|l| l == format!("{number} CACHED"))
     }
+
+    /// What the vertex whose progress name contains `name` printed while it ran.
+    fn output_of(&self, name: &str) -> String {
+        let number = self
+            .log
+            .lines()
+            .find_map(|l| {
+                let (num, rest) = l.split_once(' ')?;
+                (num.starts_with('#') && rest.contains(name)).then(|| num.to_string())
+            })
+            .unwrap_or_else(|| panic!("no step named like {name:?} in:\n{}", self.log));
+        self.log
+            .lines()
+            .filter(|l| l.split(' ').next() == Some(number.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
@@ -300,6 +320,18 @@ struct Workspace {
 
 impl Workspace {
     fn example(name: &str, engine: Kind, base: &str) -> Workspace {
+        let ws = Workspace::example_as_is(name, engine);
+        let spec = ws.read("strata.toml");
+        let (first, rest) = spec.split_once('\n').unwrap();
+        ws.write(
+            "strata.toml",
+            &format!("{first}\nbase = \"{base}\"\n{rest}"),
+        );
+        ws
+    }
+
+    /// A scratch copy of an example whose spec selects the frontend under test and nothing else.
+    fn example_as_is(name: &str, engine: Kind) -> Workspace {
         let dir = std::env::temp_dir().join(format!(
             "strata-e2e-{name}-{}-{}-{}",
             engine.id(),
@@ -314,10 +346,7 @@ impl Workspace {
             first.starts_with("# syntax="),
             "examples start with the syntax line"
         );
-        ws.write(
-            "strata.toml",
-            &format!("# syntax={}\nbase = \"{base}\"\n{rest}", frontend()),
-        );
+        ws.write("strata.toml", &format!("# syntax={}\n{rest}", frontend()));
         ws
     }
 
@@ -860,4 +889,243 @@ fn docker26_errors() {
 #[test]
 fn docker20_errors() {
     errors(Kind::Docker20);
+}
+
+/// The Rust images of one engine, made once per test run (after the engine's usual ones).
+fn rust_images(kind: Kind) -> &'static Engine {
+    static DONE: OnceLock<()> = OnceLock::new();
+    let e = engine(kind);
+    DONE.get_or_init(|| script(&["base-images.sh", kind.id(), "rust", "debian"], &e.env));
+    e
+}
+
+/// The Rust recipe's default images replaced by the local stand-ins, as a user with a mirror
+/// would replace them.
+fn rust_contexts() -> Vec<String> {
+    [
+        format!("rust:1-slim-bookworm=docker-image://{RUST_BASE}"),
+        format!("debian:bookworm-slim=docker-image://{DEBIAN_BASE}"),
+    ]
+    .into_iter()
+    .flat_map(|c| ["--build-context".to_string(), c])
+    .collect()
+}
+
+const RUST_VENDOR: &str = "[deps 2/3] cargo vendor";
+const RUST_DEPS_BUILD: &str = "[deps 3/3] cargo build";
+const RUST_BUILD: &str = "[build 3/3] cargo build";
+
+/// The cargo workspace example: the dependencies compile from a skeleton of the manifests in the
+/// deps layer; an app edit and a version bump compile no dependency, a dependency edit does.
+fn rust(kind: Kind) {
+    let e = rust_images(kind);
+    let ws = Workspace::example_as_is("rust", kind);
+    let tag = format!("strata-e2e/rust:{}", kind.id());
+    let contexts = rust_contexts();
+    let images: Vec<&str> = contexts.iter().map(String::as_str).collect();
+
+    let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &images);
+    assert!(
+        cold.log
+            .contains(&format!("[base] FROM docker.io/{RUST_BASE}"))
+            && cold
+                .log
+                .contains(&format!("[runtime] FROM docker.io/{DEBIAN_BASE}")),
+        "{}",
+        cold.log
+    );
+    assert_eq!(e.serve(&tag, 8080), r#"{"Hello":"World"}"#);
+    assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
+    assert_eq!(e.run_output(&tag, &["id", "-u"]), "10001");
+    assert_eq!(
+        e.inspect(&tag, "{{json .Config.Cmd}}"),
+        r#"["/usr/local/bin/server"]"#
+    );
+    assert_eq!(
+        e.run_output(
+            &tag,
+            &[
+                "sh",
+                "-c",
+                "command -v cargo rustc; ls -A /app 2>/dev/null | wc -l"
+            ]
+        ),
+        "0",
+        "the image is the binary alone: no toolchain, no source"
+    );
+    assert_eq!(
+        e.run_output(&tag, &["/usr/local/bin/server", "--version"]),
+        "0.1.0"
+    );
+
+    // The deps stage: the skeleton (manifests, lockfile and stubs, never source), the vendored
+    // sources and the compiled dependencies, all in the layers.
+    let deps_tag = format!("{tag}-deps");
+    let mut deps_args = images.clone();
+    deps_args.extend(["--target", "deps"]);
+    e.build_ok(&ws.dir, "strata.toml", &deps_tag, &deps_args);
+    assert_eq!(
+        e.run_output(
+            &deps_tag,
+            &[
+                "sh",
+                "-c",
+                "cd /app && find . -path ./target -prune -o -type f -print | sort"
+            ]
+        ),
+        "./Cargo.lock\n./Cargo.toml\n./crates/greeting/Cargo.toml\n./crates/greeting/src/lib.rs\n./crates/server/Cargo.toml\n./crates/server/src/main.rs"
+    );
+    assert_eq!(
+        e.run_output(&deps_tag, &["cat", "/app/crates/server/src/main.rs"]),
+        "fn main() {}"
+    );
+    assert_eq!(
+        e.run_output(
+            &deps_tag,
+            &["sh", "-c", "grep -h '^version' /app/crates/*/Cargo.toml; ls /opt/cargo-vendor; ls /app/target/release/deps | grep -c '^libhttparse-.*rlib$'"]
+        ),
+        "version = \"0.0.0\"\nversion = \"0.0.0\"\nhttparse\n1",
+        "masked versions, vendored sources and the compiled dependency are in the layer"
+    );
+
+    // An app edit (the library crate's source) compiles no dependency.
+    let nonce = nonce();
+    let lib = ws.read("crates/greeting/src/lib.rs");
+    ws.write(
+        "crates/greeting/src/lib.rs",
+        &format!(
+            "{}// edit {nonce}\n",
+            lib.replace(
+                r#"{{"Hello":"{name}"}}"#,
+                r#"{{"Hello":"{name}","Edited":true}}"#
+            )
+        ),
+    );
+    let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &images);
+    assert!(
+        app_edit.cached(RUST_VENDOR) && app_edit.cached(RUST_DEPS_BUILD),
+        "an app edit must not rebuild the dependencies:\n{}",
+        app_edit.log
+    );
+    let rebuilt = app_edit.output_of(RUST_BUILD);
+    assert!(
+        rebuilt.contains("Compiling greeting") && !rebuilt.contains("Compiling httparse"),
+        "the local crates recompile, the dependencies do not:\n{rebuilt}"
+    );
+    assert_eq!(e.serve(&tag, 8080), r#"{"Hello":"World","Edited":true}"#);
+
+    // A version bump of the app crate (Cargo.toml and Cargo.lock, as cargo writes them) too.
+    let version = format!("0.1.1-e2e-{nonce}");
+    let bump = |text: String, from: &str, to: &str| {
+        assert!(text.contains(from), "{from:?} in {text}");
+        text.replacen(from, to, 1)
+    };
+    let server = ws.read("crates/server/Cargo.toml");
+    ws.write(
+        "crates/server/Cargo.toml",
+        &bump(
+            server,
+            "version = \"0.1.0\"",
+            &format!("version = \"{version}\""),
+        ),
+    );
+    let lock = ws.read("Cargo.lock");
+    ws.write(
+        "Cargo.lock",
+        &bump(
+            lock,
+            "name = \"server\"\nversion = \"0.1.0\"",
+            &format!("name = \"server\"\nversion = \"{version}\""),
+        ),
+    );
+    let version_bump = e.build_ok(&ws.dir, "strata.toml", &tag, &images);
+    assert!(
+        version_bump.cached("[deps 1/3] write dependency skeleton")
+            && version_bump.cached(RUST_DEPS_BUILD),
+        "a version bump must not rebuild the dependencies:\n{}",
+        version_bump.log
+    );
+    assert!(!version_bump.cached(RUST_BUILD));
+    assert_eq!(
+        e.run_output(&tag, &["/usr/local/bin/server", "--version"]),
+        version
+    );
+
+    // A dependency edit rebuilds them (a crate never added before: its name carries the nonce).
+    let dependency = format!("itoa-{nonce}");
+    let greeting = ws.read("crates/greeting/Cargo.toml");
+    ws.write(
+        "crates/greeting/Cargo.toml",
+        &bump(
+            greeting,
+            "[dependencies]\n",
+            &format!("[dependencies]\n{dependency} = {{ package = \"itoa\", version = \"1\" }}\n"),
+        ),
+    );
+    let lock = ws.read("Cargo.lock");
+    ws.write(
+        "Cargo.lock",
+        &bump(
+            lock,
+            "name = \"greeting\"\nversion = \"0.1.0\"\n",
+            "name = \"greeting\"\nversion = \"0.1.0\"\ndependencies = [\n \"itoa\",\n]\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.19\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"3bd1574e617a9a6c1f8f8181bd7e841e1f20e4277607ef28945765188d6284d4\"\n",
+        ),
+    );
+    let dep_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &images);
+    assert!(
+        !dep_edit.cached(RUST_DEPS_BUILD),
+        "a dependency edit must rebuild the dependencies"
+    );
+    assert!(
+        dep_edit
+            .output_of(RUST_DEPS_BUILD)
+            .contains("Compiling itoa"),
+        "{}",
+        dep_edit.log
+    );
+    assert!(
+        !dep_edit.output_of(RUST_BUILD).contains("Compiling itoa"),
+        "the build after the source copy finds it compiled"
+    );
+    assert_eq!(e.serve(&tag, 8080), r#"{"Hello":"World","Edited":true}"#);
+    eprintln!(
+        "[e2e] Docker {} rust: first build {:.1?}, app edit {:.1?}, version bump {:.1?}, dependency edit {:.1?}",
+        kind.id(),
+        cold.took,
+        app_edit.took,
+        version_bump.took,
+        dep_edit.took
+    );
+
+    // Mistakes a Rust project can make, as the user sees them.
+    let broken = Workspace::example_as_is("rust", kind);
+    std::fs::remove_file(broken.dir.join("Cargo.lock")).unwrap();
+    let b = e.build(
+        &broken.dir,
+        "strata.toml",
+        "strata-e2e/error:latest",
+        &images,
+    );
+    assert!(!b.ok);
+    assert!(
+        b.log
+            .contains("strata.toml:3:12: no Cargo.lock in the build context")
+            && b.log.contains("cargo generate-lockfile"),
+        "{}",
+        b.log
+    );
+    let two = Workspace::example_as_is("rust", kind);
+    two.write("crates/server/src/bin/admin.rs", "fn main() {}\n");
+    let b = e.build(&two.dir, "strata.toml", "strata-e2e/error:latest", &images);
+    assert!(!b.ok);
+    assert!(
+        b.log.contains("strata.toml:3:12: several binaries in the workspace and none named: `admin` (package server), `server` (package server)"),
+        "{}",
+        b.log
+    );
+}
+
+#[test]
+fn docker26_rust() {
+    rust(Kind::Docker26);
 }

@@ -12,6 +12,9 @@ use bridge::{Bridge, CapsProfile, Outcome, TempDir};
 const PYTHON_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin","LANG=C.UTF-8","PYTHON_VERSION=3.12.7"],"Cmd":["python3"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000001"]}}"#;
 const NODE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/bin:/bin","NODE_VERSION=22.11.0"],"Entrypoint":["docker-entrypoint.sh"],"Cmd":["node"],"OnBuild":null},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000002"]}}"#;
 
+const RUST_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","RUSTUP_HOME=/usr/local/rustup","CARGO_HOME=/usr/local/cargo","RUST_VERSION=1.85.1"],"Cmd":["bash"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000003"]}}"#;
+const DEBIAN_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["bash"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000004"]}}"#;
+
 fn strata() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
 }
@@ -673,4 +676,103 @@ fn call_check_reports_each_rule_with_its_location_and_status() {
     );
     dir.write("requirements.txt", "fastapi==0.115.0\n");
     assert!(error(bridge_for(&dir)).starts_with("strata.toml:3:1: RootUser: "));
+}
+
+/// A cargo workspace: the root manifest names the members, whose manifests are read in the next
+/// round and their targets listed in the one after; the dependency build depends on no context
+/// transfer, only on the skeleton the frontend wrote; BuildKit v0.8 has all it needs.
+#[test]
+fn rust_workspace_is_read_in_rounds_and_its_dependencies_built_from_a_skeleton() {
+    let dir = example("rust");
+    let out = ok(bridge_for(&dir)
+        .image("rust:1-slim-bookworm", None, RUST_CONFIG)
+        .image("debian:bookworm-slim", None, DEBIAN_CONFIG)
+        .caps(CapsProfile::V0_8));
+    let g = out.result_graph().unwrap();
+    g.check_caps(CapsProfile::V0_8).unwrap();
+
+    let deps = g
+        .find("[deps 3/3] cargo build")
+        .expect("the dependency build");
+    assert!(
+        g.locals_under(deps).is_empty(),
+        "no context transfer feeds the dependency build: {}",
+        g.dump()
+    );
+    let skeleton = g.find("write dependency skeleton").unwrap();
+    let written: Vec<&str> = skeleton
+        .file_actions()
+        .iter()
+        .filter_map(|a| match &a.action {
+            Some(bollard_buildkit_proto::pb::file_action::Action::Mkfile(f)) => {
+                Some(f.path.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        written,
+        [
+            "/app/Cargo.lock",
+            "/app/Cargo.toml",
+            "/app/crates/greeting/Cargo.toml",
+            "/app/crates/greeting/src/lib.rs",
+            "/app/crates/server/Cargo.toml",
+            "/app/crates/server/src/main.rs"
+        ]
+    );
+    let vendor = g.find("cargo vendor").unwrap();
+    assert_eq!(
+        vendor
+            .mount("/usr/local/cargo/registry")
+            .and_then(|m| m.cache_opt.as_ref())
+            .map(|c| c.id.as_str()),
+        Some("strata/cargo-registry")
+    );
+    assert!(deps.mount("/usr/local/cargo/registry").is_none());
+
+    // Three rounds of reading, each a transfer of what it asks for; never a source file.
+    let rounds: Vec<Vec<String>> = out
+        .solves
+        .iter()
+        .filter_map(|s| s.graph.as_ref())
+        .filter(|g| g.result().kind() == bridge::OpKind::Source)
+        .filter(|g| g.result().local_name() == Some("context"))
+        .map(|g| g.result().include_patterns())
+        .filter(|p| p != &[".dockerignore"])
+        .collect();
+    assert_eq!(rounds.len(), 3, "{rounds:?}");
+    assert_eq!(rounds[0][0], "Cargo.toml");
+    assert!(
+        rounds[1].contains(&"crates/*/Cargo.toml".to_string()),
+        "{rounds:?}"
+    );
+    assert!(
+        rounds[2].contains(&"crates/server/src/main.rs".to_string()),
+        "{rounds:?}"
+    );
+    let read: Vec<&str> = out.read_paths().into_iter().map(|(_, p)| p).collect();
+    assert!(read.contains(&"crates/server/Cargo.toml"), "{read:?}");
+    assert!(
+        !read.iter().any(|p| p.ends_with(".rs")),
+        "source files are listed, never read: {read:?}"
+    );
+
+    let config = out
+        .expect_result()
+        .metadata_json("containerimage.config")
+        .unwrap();
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["/usr/local/bin/server"])
+    );
+    assert_eq!(config["config"]["User"], "10001:10001");
+    let resolved: Vec<&str> = out.resolves.iter().map(|r| r.r#ref.as_str()).collect();
+    assert_eq!(
+        resolved,
+        [
+            "docker.io/library/rust:1-slim-bookworm",
+            "docker.io/library/debian:bookworm-slim"
+        ]
+    );
 }

@@ -481,11 +481,11 @@ fn the_language_names_a_registered_recipe() {
     };
     assert_eq!(
         err("language = \"go\"\n"),
-        "strata.toml:1:12: language `go` is not supported yet (supported languages: python, node)"
+        "strata.toml:1:12: language `go` is not supported yet (supported languages: python, node, rust)"
     );
     assert_eq!(
         err("language = \"cobol\"\n"),
-        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node)"
+        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node, rust)"
     );
     assert_eq!(
         err("language = \"pyhton\"\n"),
