@@ -407,6 +407,28 @@ impl ContextSource for GatewayContext<'_> {
             }
         }
     }
+
+    async fn read_head(&mut self, path: &str, limit: usize) -> Result<Vec<u8>, Diagnostic> {
+        // One range: the head is what the recipe asked for, however large the file.
+        let mut data = self
+            .bridge
+            .client
+            .read_file(gw::ReadFileRequest {
+                r#ref: self.reference.clone(),
+                file_path: path.to_string(),
+                range: Some(gw::FileRange {
+                    offset: 0,
+                    length: limit.min(READ_CHUNK) as i64,
+                }),
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| daemon_error(format!("reading {path}"), &s))?
+            .into_inner()
+            .data;
+        data.truncate(limit);
+        Ok(data)
+    }
 }
 
 fn too_large(path: &str) -> Diagnostic {

@@ -120,6 +120,11 @@ pub trait Recipe: Sync {
     fn probe(&self, spec: &Spec, found: &ContextFiles) -> Vec<String>;
     /// Which of the listed files the recipe needs to read.
     fn files_to_read(&self, spec: &Spec, listed: &[&str]) -> Vec<String>;
+    /// How much of a file to read: `None` (manifests) reads it whole; `Some(n)`, its first `n`
+    /// bytes, for files of which the recipe needs only the head (a source file's package clause).
+    fn read_limit(&self, _path: &str) -> Option<usize> {
+        None
+    }
     fn conventions(&self, spec: &Spec, ctx: &ContextFiles) -> Result<Conventions, Diagnostics>;
 }
 
