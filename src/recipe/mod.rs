@@ -3,6 +3,9 @@
 //! conventions with the spec into the language-neutral [`Plan`].
 
 mod assemble;
+mod go;
+mod go_mod;
+mod go_package;
 mod node;
 mod package_json;
 mod python;
@@ -129,10 +132,10 @@ pub trait Recipe: Sync {
 }
 
 /// Every ecosystem Strata builds: adding one is a recipe file and a line here.
-const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node];
+const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node, &go::Go];
 
 /// Named in the spec contract as future languages: recognised so the error can say "not yet".
-const PLANNED: &[&str] = &["go", "rust", "ruby", "java", "php", "dotnet"];
+const PLANNED: &[&str] = &["rust", "ruby", "java", "php", "dotnet"];
 
 /// The recipe for the spec's `language`, or a located error naming the supported ones.
 pub fn recipe_for(spec: &Spec) -> Result<&'static dyn Recipe, Diagnostic> {
@@ -287,8 +290,6 @@ pub(crate) fn cache(target: &str, spec: &Spec, name: &str, sharing: Sharing) -> 
 
 /// A build-output cache of one project (named by the recipe, e.g. its module path), separate per
 /// target platform.
-// Go's and Rust's recipes use it; until they land, the Plan's worked examples do.
-#[cfg_attr(not(test), expect(dead_code))]
 pub(crate) fn build_cache(
     target: &str,
     spec: &Spec,

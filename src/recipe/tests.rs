@@ -480,12 +480,12 @@ fn the_language_names_a_registered_recipe() {
         Ok(_) => panic!("`{text}` should be refused"),
     };
     assert_eq!(
-        err("language = \"go\"\n"),
-        "strata.toml:1:12: language `go` is not supported yet (supported languages: python, node)"
+        err("language = \"rust\"\n"),
+        "strata.toml:1:12: language `rust` is not supported yet (supported languages: python, node, go)"
     );
     assert_eq!(
         err("language = \"cobol\"\n"),
-        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node)"
+        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node, go)"
     );
     assert_eq!(
         err("language = \"pyhton\"\n"),
