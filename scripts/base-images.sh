@@ -5,10 +5,14 @@
 #   local/strata-busybox:test  busybox-static, /bin/sh and applets (tiny, for fast tests)
 #   local/strata-python:test   bookworm minbase + python3, python3-venv, python-is-python3
 #   local/strata-node:test     bookworm minbase + nodejs, npm
+#   local/strata-go:test       trixie minbase + golang-go (Go 1.24), laid out like the official
+#                              golang image (GOPATH=/go, its PATH, GOTOOLCHAIN=local)
+#   local/strata-static:test   a stand-in for gcr.io/distroless/static-debian12:nonroot: no shell,
+#                              only /etc/passwd (root, nonroot), /tmp and a CA bundle
 #
-# Python and node carry ca-certificates plus the HOST's CA bundle over
-# /etc/ssl/certs/ca-certificates.crt: HTTPS to PyPI and npm goes through an intercepting proxy
-# whose CA only the host bundle holds.
+# Python, node, go and static carry the HOST's CA bundle at /etc/ssl/certs/ca-certificates.crt:
+# HTTPS to PyPI, npm and the Go module proxy goes through an intercepting proxy whose CA only the
+# host bundle holds.
 #
 # The rootfs tarballs are cached under $STRATA_CACHE (default /var/tmp/strata/rootfs) for both
 # engines: the first run debootstraps (about 1.5 min), later runs and the other engine only
@@ -23,11 +27,18 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 strata_engine_init "${1:-}"
 shift
 flavors=("$@")
+# go and static are made only when asked for (the Go tests ask): they cost a second debootstrap.
 [ ${#flavors[@]} -gt 0 ] || flavors=(busybox python node)
 
 "$here/docker-up.sh" "$STRATA_ENGINE"
 
-SUITE=bookworm
+# The Debian suite of a flavor's rootfs: bookworm, except Go (trixie has Go 1.24, bookworm 1.19).
+suite() {
+  case "$1" in
+    go) echo trixie ;;
+    *) echo bookworm ;;
+  esac
+}
 HOST_CA=${STRATA_HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
 CA_SHA=$(sha256sum "$HOST_CA" | cut -c1-64)
 MIRROR=$(strata_mirror)
@@ -49,7 +60,10 @@ packages() {
     # `debootstrap --include=nodejs,npm` fails (unconfigured dependencies), so these are
     # installed with apt in a chroot of the finished minbase.
     node) echo nodejs npm ;;
-    *) strata_die "unknown image '$1' (busybox, python, node)" ;;
+    # Without recommends: no gcc, so cgo is off unless a build installs a C toolchain.
+    go) echo golang-go ;;
+    static) echo - ;;
+    *) strata_die "unknown image '$1' (busybox, python, node, go, static)" ;;
   esac
 }
 
@@ -71,12 +85,22 @@ changes() {
       printf '%s\n' 'CMD ["python3"]'
       ;;
     node) printf '%s\n' 'CMD ["node"]' ;;
+    # As docker-library/golang sets it up (Debian's go is /usr/bin/go, also on this PATH).
+    go)
+      printf '%s\n' 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        'ENV GOPATH=/go' 'ENV GOTOOLCHAIN=local' 'WORKDIR /go' 'CMD ["bash"]'
+      ;;
+    # What distroless static:nonroot's config says.
+    static)
+      printf '%s\n' 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' 'USER 65532:65532' \
+        'WORKDIR /home/nonroot'
+      ;;
   esac
 }
 
 # Names the cached rootfs: only what goes into the filesystem, not the image config.
 recipe_key() {
-  printf '%s|%s|%s|%s' "$1" "$SUITE" "$(packages "$1")" "$RECIPE_REV" | sha256sum | cut -c1-12
+  printf '%s|%s|%s|%s' "$1" "$(suite "$1")" "$(packages "$1")" "$RECIPE_REV" | sha256sum | cut -c1-12
 }
 
 uses_host_ca() { [ "$1" != busybox ]; }
@@ -114,10 +138,11 @@ workdir() {
   [ -n "$WORK" ] || WORK=$(mktemp -d "$CACHE/.work.XXXXXX")
 }
 
-# debootstrap once per run; python and node are derived from copies of it.
+# minbase SUITE: debootstrap once per run and suite; the Debian flavors are derived from copies.
 minbase() {
+  local SUITE=$1
   workdir
-  [ -d "$WORK/minbase" ] && return 0
+  [ -d "$WORK/minbase-$SUITE" ] && return 0
   strata_apt_install debootstrap
   local t0
   t0=$(strata_now)
@@ -126,14 +151,14 @@ minbase() {
   # ca-certificates here: the python and node images both need it, and the host bundle is
   # written over its output later.
   debootstrap --variant=minbase --include=ca-certificates --cache-dir="$CACHE/debootstrap" \
-    "$SUITE" "$WORK/minbase" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || {
+    "$SUITE" "$WORK/minbase-$SUITE" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || {
     tail -n 40 "$WORK/debootstrap.log" >&2
     strata_die "debootstrap failed"
   }
-  # debootstrap writes only `deb <mirror> bookworm main`; an official image also has updates
+  # debootstrap writes only `deb <mirror> <suite> main`; an official image also has updates
   # and security, and tests that apt-get install in a build expect the same versions.
-  rm -f "$WORK/minbase/etc/apt/sources.list"
-  cat >"$WORK/minbase/etc/apt/sources.list.d/debian.sources" <<EOF
+  rm -f "$WORK/minbase-$SUITE/etc/apt/sources.list"
+  cat >"$WORK/minbase-$SUITE/etc/apt/sources.list.d/debian.sources" <<EOF
 Types: deb
 URIs: $MIRROR
 Suites: $SUITE $SUITE-updates
@@ -147,15 +172,15 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
   # As in the official images: package scripts must never try to start services in a build.
-  printf '#!/bin/sh\nexit 101\n' >"$WORK/minbase/usr/sbin/policy-rc.d"
-  chmod 755 "$WORK/minbase/usr/sbin/policy-rc.d"
+  printf '#!/bin/sh\nexit 101\n' >"$WORK/minbase-$SUITE/usr/sbin/policy-rc.d"
+  chmod 755 "$WORK/minbase-$SUITE/usr/sbin/policy-rc.d"
   strata_log "minbase ready in $(strata_since "$t0")"
 }
 
-# chroot_apt ROOT PKG...: apt-get install in the rootfs, .debs cached across runs.
+# chroot_apt SUITE ROOT PKG...: apt-get install in the rootfs, .debs cached across runs.
 chroot_apt() {
-  local root=$1
-  shift
+  local SUITE=$1 root=$2
+  shift 2
   mkdir -p "$CACHE/apt-archives/partial"
   mount -t proc proc "$root/proc"
   mount --bind "$CACHE/apt-archives" "$root/var/cache/apt/archives"
@@ -211,15 +236,37 @@ build_busybox() {
   tar_rootfs "$root" "$out"
 }
 
+# build_static OUT: distroless static's layout without Debian: users, /tmp, a CA bundle (the
+# host's goes over it in ca_tar). No shell, no libc: only static binaries run on it.
+build_static() {
+  local out=$1 root=$WORK/static
+  workdir
+  mkdir -p "$root"/{etc/ssl/certs,tmp,root,home/nonroot}
+  chmod 1777 "$root/tmp"
+  chmod 700 "$root/root"
+  chown 65532:65532 "$root/home/nonroot"
+  printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' \
+    'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >"$root/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'tty:x:5:' 'staff:x:50:' 'nonroot:x:65532:' >"$root/etc/group"
+  install -m 0644 "$HOST_CA" "$root/etc/ssl/certs/ca-certificates.crt"
+  tar_rootfs "$root" "$out"
+}
+
 build_debian() {
-  local flavor=$1 out=$2 root
-  minbase
+  local flavor=$1 out=$2 root SUITE
+  SUITE=$(suite "$flavor")
+  minbase "$SUITE"
   root=$WORK/$flavor
-  cp -a "$WORK/minbase" "$root"
+  cp -a "$WORK/minbase-$SUITE" "$root"
   local t0
   t0=$(strata_now)
   # shellcheck disable=SC2046 # package list is a word list
-  chroot_apt "$root" $(packages "$flavor")
+  chroot_apt "$SUITE" "$root" $(packages "$flavor")
+  if [ "$flavor" = go ]; then
+    # The official image's GOPATH, writable by any user.
+    mkdir -p "$root/go/src" "$root/go/bin"
+    chmod -R 1777 "$root/go"
+  fi
   strata_log "$flavor: apt-get install $(packages "$flavor") in $(strata_since "$t0")"
   strip_rootfs "$root"
   tar_rootfs "$root" "$out"
@@ -237,7 +284,11 @@ base_tar() {
   local t0
   t0=$(strata_now)
   strata_log "building rootfs for $flavor (no cached ${TAR##*/})"
-  if [ "$flavor" = busybox ]; then build_busybox "$TAR"; else build_debian "$flavor" "$TAR"; fi
+  case "$flavor" in
+    busybox) build_busybox "$TAR" ;;
+    static) build_static "$TAR" ;;
+    *) build_debian "$flavor" "$TAR" ;;
+  esac
   # Tarballs of older recipes (and their CA variants) are dead weight.
   find "$CACHE" -maxdepth 1 -name "$flavor-*.tar" ! -name "$flavor-$key.*" -delete
   strata_log "rootfs ${TAR##*/} ($(du -m "$TAR" | cut -f1) MB) built in $(strata_since "$t0")"
@@ -287,7 +338,7 @@ for flavor in "${flavors[@]}"; do
   old_id=$(strata_docker image inspect --format '{{.Id}}' "$name" 2>/dev/null || true)
   args=()
   while IFS= read -r c; do args+=(--change "$c"); done < <(changes "$flavor")
-  strata_docker import "${args[@]}" --message "strata test base image ($flavor, $SUITE)" \
+  strata_docker import "${args[@]}" --message "strata test base image ($flavor, $(suite "$flavor"))" \
     "$TAR" "$name" >/dev/null
   id=$(strata_docker image inspect --format '{{.Id}}' "$name")
   stamp "$flavor" "$id" >"$(stamp_file "$flavor")"
