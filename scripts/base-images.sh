@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# base-images.sh 26|20 [busybox|python|node ...] -- make the local base images the tests use
+# base-images.sh 28|26|20 [busybox|python|node ...] -- make the local base images the tests use
 # instead of official images (no registry is reachable here), in that engine's image store:
 #
 #   local/strata-busybox:test  busybox-static, /bin/sh and applets (tiny, for fast tests)
@@ -14,8 +14,8 @@
 # HTTPS to PyPI, npm and the Go module proxy goes through an intercepting proxy whose CA only the
 # host bundle holds.
 #
-# The rootfs tarballs are cached under $STRATA_CACHE (default /var/tmp/strata/rootfs) for both
-# engines: the first run debootstraps (about 1.5 min), later runs and the other engine only
+# The rootfs tarballs are cached under $STRATA_CACHE (default /var/tmp/strata/rootfs) for all
+# engines: the first run debootstraps (about 1.5 min), later runs and the other engines only
 # import (seconds). The cached tarball a given image is imported from is keyed on the host CA
 # bundle's sha256, so a bundle that changed since (new boot, new proxy CA) is never baked in.
 # Idempotent: an image is skipped when this script imported it from the same recipe and CA
@@ -329,7 +329,7 @@ for flavor in "${flavors[@]}"; do
     continue
   fi
   t0=$(strata_now)
-  # Both engines' runs may build at once; the cache is shared, so one builder at a time.
+  # Several engines' runs may build at once; the cache is shared, so one builder at a time.
   exec 7>"$CACHE/.lock"
   flock -w 1800 7 || strata_die "timeout waiting for $CACHE/.lock"
   if uses_host_ca "$flavor"; then ca_tar "$flavor"; else base_tar "$flavor"; fi

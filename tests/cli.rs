@@ -132,6 +132,28 @@ fn a_missing_directory_or_spec_is_a_clear_error() {
     assert!(Path::new(env!("CARGO_BIN_EXE_strata")).exists());
 }
 
+#[test]
+fn a_spec_that_is_not_utf8_is_located_with_the_fix() {
+    let dir = std::env::temp_dir().join(format!("strata-cli-utf16-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "language = \"python\"\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    std::fs::write(dir.join("strata.toml"), utf16).unwrap();
+    let out = strata(&["plan", dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: strata.toml:1:1: the spec must be UTF-8 text, but byte 0xFF here is not UTF-8 (the file starts with a UTF-16 byte order mark: save it as UTF-8, not UTF-16)"
+    );
+}
+
 /// The README shows `strata plan examples/fastapi`; it must be what the command prints.
 #[test]
 fn the_readme_shows_the_real_plan() {

@@ -2,11 +2,12 @@
 //! frontend image, run the images and check what they serve, how the cache behaves, and what users
 //! see when a spec is wrong.
 //!
-//! Two engines run side by side: Docker 26.1 with buildx 0.13 (BuildKit v0.13) and Docker 20.10
-//! (BuildKit v0.8, `DOCKER_BUILDKIT=1 docker build`). The harness sets each up itself (install,
-//! start, base images, frontend image) through the scripts in `scripts/`, and fails loudly if an
-//! engine cannot start. No registry is reachable here, so the examples' official base images are
-//! replaced by local ones with `base = …` in a copy of the spec.
+//! Three engines run side by side: Docker 28.5 with buildx 0.29 (BuildKit v0.25), Docker 26.1 with
+//! buildx 0.13 (BuildKit v0.13) and Docker 20.10 (BuildKit v0.8, `DOCKER_BUILDKIT=1 docker build`).
+//! The harness sets each up itself (install, start, base images, frontend image) through the
+//! scripts in `scripts/`, and fails loudly if an engine cannot start. No registry is reachable
+//! here, so the examples' official base images are replaced by local ones with `base = …` in a
+//! copy of the spec.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -40,6 +41,8 @@ fn repo() -> PathBuf {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
+    /// Docker 28.5 + buildx 0.29, BuildKit v0.25.
+    Docker28,
     /// Docker 26.1 + buildx 0.13, BuildKit v0.13.
     Docker26,
     /// Docker 20.10, BuildKit v0.8.
@@ -49,6 +52,7 @@ enum Kind {
 impl Kind {
     fn id(self) -> &'static str {
         match self {
+            Kind::Docker28 => "28",
             Kind::Docker26 => "26",
             Kind::Docker20 => "20",
         }
@@ -58,14 +62,22 @@ impl Kind {
 struct Engine {
     kind: Kind,
     env: BTreeMap<String, String>,
+    /// Held for every build on this engine: one build at a time per engine. When two builds run
+    /// at once and share steps (the examples' dependency stages), BuildKit runs those steps once
+    /// and may report their progress to only one of the clients; an assertion on the other's log
+    /// (`CACHED`, step names) would then fail at random. Seen on Docker 28 with bake and
+    /// `--build-context` running side by side.
+    builds: Mutex<()>,
 }
 
 /// One setup per engine per test run; setups are serialised (they share apt and cargo).
 fn engine(kind: Kind) -> &'static Engine {
     static SETUP: Mutex<()> = Mutex::new(());
+    static E28: OnceLock<Engine> = OnceLock::new();
     static E26: OnceLock<Engine> = OnceLock::new();
     static E20: OnceLock<Engine> = OnceLock::new();
     let cell = match kind {
+        Kind::Docker28 => &E28,
         Kind::Docker26 => &E26,
         Kind::Docker20 => &E20,
     };
@@ -76,7 +88,11 @@ fn engine(kind: Kind) -> &'static Engine {
         let env = engine_env(id);
         script(&["base-images.sh", id], &env);
         script(&["frontend-image.sh", &frontend()], &env);
-        Engine { kind, env }
+        Engine {
+            kind,
+            env,
+            builds: Mutex::new(()),
+        }
     })
 }
 
@@ -121,19 +137,20 @@ impl Engine {
             .expect("docker runs")
     }
 
-    /// Builds with the engine's normal client: `docker buildx build` on 26, the 20.10 CLI's own
-    /// BuildKit client on 20. Returns the plain progress output and whether it succeeded.
+    /// Builds with the engine's normal client: `docker buildx build` on 28 and 26, the 20.10 CLI's
+    /// own BuildKit client on 20. Returns the plain progress output and whether it succeeded.
     fn build(&self, dir: &Path, spec: &str, tag: &str, extra: &[&str]) -> Build {
         let spec_path = dir.join(spec);
         let spec_path = spec_path.to_str().unwrap();
         let dir = dir.to_str().unwrap();
         let mut args: Vec<&str> = match self.kind {
-            Kind::Docker26 => vec!["buildx", "build"],
+            Kind::Docker28 | Kind::Docker26 => vec!["buildx", "build"],
             Kind::Docker20 => vec!["build"],
         };
         args.extend(["--progress=plain", "-t", tag, "-f", spec_path]);
         args.extend(extra);
         args.push(dir);
+        let _one_at_a_time = self.builds.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let out = self.docker(&args);
         let log = format!(
@@ -376,9 +393,9 @@ fn fastapi(kind: Kind) {
 
     let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
     assert_eq!(e.serve(&tag, 80), r#"{"Hello":"World"}"#);
-    if kind == Kind::Docker26 {
+    if kind != Kind::Docker20 {
         // The spec load is the very step BuildKit's Dockerfile frontend already ran to find the
-        // `# syntax=` line, so BuildKit does it once (BuildKit v0.8 compares bytes and does it twice).
+        // `# syntax=` line, so BuildKit (v0.11+) does it once (v0.8 compares bytes and does it twice).
         assert_eq!(
             cold.vertices_named("load build definition from strata.toml"),
             1,
@@ -533,6 +550,11 @@ fn separate_runtime(kind: Kind) {
 }
 
 #[test]
+fn docker28_separate_runtime() {
+    separate_runtime(Kind::Docker28);
+}
+
+#[test]
 fn docker26_separate_runtime() {
     separate_runtime(Kind::Docker26);
 }
@@ -610,12 +632,11 @@ fn errors(kind: Kind) {
 
 /// The unmodified example, its official base image replaced by a named context, as a user without
 /// registry access (or with a mirror) would build it.
-#[test]
-fn docker26_build_context_replaces_the_base_image() {
-    let e = engine(Kind::Docker26);
+fn build_context_replaces_the_base_image(kind: Kind) {
+    let e = engine(kind);
     let dir = repo().join("examples/fastapi");
     let replace = format!("python:3.12-slim=docker-image://{PYTHON_BASE}");
-    let tag = "strata-e2e/fastapi-context:26";
+    let tag = &format!("strata-e2e/fastapi-context:{}", kind.id());
     let b = e.build_ok(&dir, "strata.toml", tag, &["--build-context", &replace]);
     assert!(
         b.log
@@ -626,14 +647,23 @@ fn docker26_build_context_replaces_the_base_image() {
     assert_eq!(e.serve(tag, 80), r#"{"Hello":"World"}"#);
 }
 
-/// `docker buildx bake` with the examples' bake file builds both through the frontend.
 #[test]
-fn docker26_bake() {
-    let e = engine(Kind::Docker26);
-    let root = Workspace::empty("bake");
+fn docker28_build_context_replaces_the_base_image() {
+    build_context_replaces_the_base_image(Kind::Docker28);
+}
+
+#[test]
+fn docker26_build_context_replaces_the_base_image() {
+    build_context_replaces_the_base_image(Kind::Docker26);
+}
+
+/// `docker buildx bake` with the examples' bake file builds both through the frontend.
+fn bake(kind: Kind) {
+    let e = engine(kind);
+    let root = Workspace::empty(&format!("bake-{}", kind.id()));
     let examples = root.dir.join("examples");
-    let fastapi = Workspace::example("fastapi", Kind::Docker26, PYTHON_BASE);
-    let express = Workspace::example("express", Kind::Docker26, NODE_BASE);
+    let fastapi = Workspace::example("fastapi", kind, PYTHON_BASE);
+    let express = Workspace::example("express", kind, NODE_BASE);
     copy_tree(&fastapi.dir, &examples.join("fastapi"));
     copy_tree(&express.dir, &examples.join("express"));
     std::fs::copy(
@@ -641,21 +671,24 @@ fn docker26_bake() {
         examples.join("docker-bake.hcl"),
     )
     .unwrap();
-    let out = Command::new("docker")
-        .args([
-            "buildx",
-            "bake",
-            "--progress=plain",
-            "-f",
-            "examples/docker-bake.hcl",
-            "--set",
-            "*.labels.e2e=bake",
-        ])
-        .current_dir(&root.dir)
-        .envs(&e.env)
-        .env("TAG", "e2e")
-        .output()
-        .expect("docker buildx bake runs");
+    let out = {
+        let _one_at_a_time = e.builds.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("docker")
+            .args([
+                "buildx",
+                "bake",
+                "--progress=plain",
+                "-f",
+                "examples/docker-bake.hcl",
+                "--set",
+                "*.labels.e2e=bake",
+            ])
+            .current_dir(&root.dir)
+            .envs(&e.env)
+            .env("TAG", "e2e")
+            .output()
+            .expect("docker buildx bake runs")
+    };
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -689,6 +722,16 @@ fn docker26_bake() {
         ),
         "strata fastapi example"
     );
+}
+
+#[test]
+fn docker28_bake() {
+    bake(Kind::Docker28);
+}
+
+#[test]
+fn docker26_bake() {
+    bake(Kind::Docker26);
 }
 
 /// An ssh-agent on a private socket, stopped on drop.
@@ -782,6 +825,11 @@ fn secrets(kind: Kind) {
 }
 
 #[test]
+fn docker28_secrets() {
+    secrets(Kind::Docker28);
+}
+
+#[test]
 fn docker26_secrets() {
     secrets(Kind::Docker26);
 }
@@ -789,6 +837,11 @@ fn docker26_secrets() {
 #[test]
 fn docker20_secrets() {
     secrets(Kind::Docker20);
+}
+
+#[test]
+fn docker28_fastapi() {
+    fastapi(Kind::Docker28);
 }
 
 #[test]
@@ -802,6 +855,11 @@ fn docker20_fastapi() {
 }
 
 #[test]
+fn docker28_express() {
+    express(Kind::Docker28);
+}
+
+#[test]
 fn docker26_express() {
     express(Kind::Docker26);
 }
@@ -809,6 +867,11 @@ fn docker26_express() {
 #[test]
 fn docker20_express() {
     express(Kind::Docker20);
+}
+
+#[test]
+fn docker28_errors() {
+    errors(Kind::Docker28);
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod go_package;
 mod node;
 mod package_json;
 mod python;
-mod requirements;
+pub(crate) mod requirements;
 mod version;
 
 pub use assemble::plan;
