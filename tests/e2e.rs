@@ -916,13 +916,14 @@ fn process_ids(e: &Engine, image: &str) -> String {
     let _stop = Stop(e, id.clone());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let top = e.docker(&["top", &id, "-o", "uid,gid"]);
+        // `docker top` needs the pid column in what it asks ps for.
+        let top = e.docker(&["top", &id, "-o", "pid,uid,gid"]);
         let text = String::from_utf8_lossy(&top.stdout).to_string();
         if top.status.success() && text.lines().count() > 1 {
             let rows: Vec<String> = text
                 .lines()
                 .skip(1)
-                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
                 .collect();
             return rows.join("\n");
         }
@@ -981,7 +982,11 @@ fn go(kind: Kind) {
     // The image is the runtime image plus the binary: no toolchain, no source, no modules.
     let base_files = image_files(e, STATIC_BASE);
     let files = image_files(e, &tag);
-    let added: Vec<&String> = files.iter().filter(|f| !base_files.contains(f)).collect();
+    // Docker creates the WorkingDir (/app) in every container; it is in no layer of the image.
+    let added: Vec<&String> = files
+        .iter()
+        .filter(|f| !base_files.contains(f) && *f != "app")
+        .collect();
     assert_eq!(
         added,
         ["usr", "usr/local", "usr/local/bin", "usr/local/bin/hello"],
@@ -1061,6 +1066,11 @@ fn go(kind: Kind) {
 }
 
 #[test]
+fn docker28_go() {
+    go(Kind::Docker28);
+}
+
+#[test]
 fn docker26_go() {
     go(Kind::Docker26);
 }
@@ -1102,6 +1112,11 @@ fn go_errors(kind: Kind) {
             b.log
         );
     }
+}
+
+#[test]
+fn docker28_go_errors() {
+    go_errors(Kind::Docker28);
 }
 
 #[test]
