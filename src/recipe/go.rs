@@ -147,15 +147,19 @@ impl Recipe for Go {
         let vendored = ctx.exists(VENDOR);
 
         let mut defaults: Vec<String> = ROOT_FILES.iter().map(|s| s.to_string()).collect();
+        let mut add = |f: String| {
+            if !defaults.contains(&f) {
+                defaults.push(f);
+            }
+        };
         for d in &modules.dirs {
             if let Ok(dir) = &d.dir {
-                defaults.push(in_dir(dir, "go.mod"));
+                add(in_dir(dir, "go.mod"));
                 if d.is_use {
-                    defaults.push(in_dir(dir, "go.sum"));
+                    add(in_dir(dir, "go.sum"));
                 }
             }
         }
-        defaults.dedup();
         let defaults: Vec<&str> = defaults.iter().map(String::as_str).collect();
         let (patterns, manifests) = resolve_manifests(spec, ctx, &defaults)?;
         let mut problems = Vec::new();

@@ -663,6 +663,29 @@ fn a_workspace_stages_every_module_and_builds_in_workspace_mode() {
             "x/go.mod"
         ]
     );
+    // The root module in the workspace too: its files are staged once.
+    let mut with_root = files.to_vec();
+    with_root[0] = ("go.work", "go 1.23\nuse (\n\t.\n\t./svc\n\t./lib\n)\n");
+    with_root.push(("go.mod", "module example.com/root\ngo 1.23\n"));
+    let p = go_plan("language = \"go\"\n[go]\nmain = \"./svc\"\n", &with_root);
+    let Step::Copy(stage) = &p.stage(StageName::Deps).unwrap().steps[0] else {
+        panic!()
+    };
+    let CopyFrom::Context(sel) = &stage.from else {
+        panic!()
+    };
+    assert_eq!(
+        sel.include,
+        [
+            "go.mod",
+            "go.work",
+            "go.work.sum",
+            "svc/go.mod",
+            "svc/go.sum",
+            "lib/go.mod",
+            "x/go.mod"
+        ]
+    );
     assert_eq!(
         runs(&p, StageName::Build)[0],
         "GOPROXY=off go build -trimpath -buildvcs=false '-ldflags=-s -w' -o /usr/local/bin/svc ./svc",
