@@ -20,7 +20,7 @@ use super::go_mod::{self, FileKind, GoVersion, ModFile, Target, VersionLine, Wor
 use super::go_package::{self, HEAD_BYTES, Tags};
 use super::{
     Artefact, Conventions, DepStep, Recipe, Runtime, build_cache, env_list, resolve_manifests,
-    shell_word,
+    shell_word, version_image,
 };
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
@@ -660,14 +660,7 @@ fn build_image(
         (None, None) => DEFAULT_VERSION.to_string(),
     };
     let suffix = if cgo { GLIBC_BUILD_SUFFIX } else { "" };
-    ImageRef::parse(&format!("golang:{version}{suffix}")).map_err(|e| {
-        let span = spec.version.as_ref().map_or(0..0, |v| v.span.clone());
-        Diagnostics::from(Diagnostic::at(
-            &spec.source,
-            span,
-            format!("`version`: {e}"),
-        ))
-    })
+    version_image(spec, &format!("golang:{version}{suffix}"))
 }
 
 /// The Go of a `golang:1.22…` base image, read from its tag; `None` for other images or tags

@@ -305,12 +305,6 @@ impl Reader<'_> {
             let end = args.last().map_or(verb.word.span.end, |a| a.word.span.end);
             start..end
         };
-        let text = |args: &[Token]| {
-            args.iter()
-                .map(|a| a.word.text.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
         match (verb.word.text.as_str(), self.kind) {
             ("module", FileKind::Mod) => match args {
                 [path] if path.is_word() => self.file.module = Some(path.word.clone()),
@@ -372,7 +366,7 @@ impl Reader<'_> {
                     whole(),
                     format!(
                         "expected `require <module path> <version>`, found `{}`",
-                        text(args)
+                        written(args)
                     ),
                     None,
                 ),
@@ -388,22 +382,21 @@ impl Reader<'_> {
     }
 
     fn replace(&mut self, args: &[Token], whole: Range<usize>) {
-        let written = args
-            .iter()
-            .map(|a| a.word.text.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let written = written(args);
+        // `old [version] => new [version]`: one or two words on each side of the arrow.
         let arrow = args.iter().position(|a| a.kind == TokenKind::Arrow);
-        let (old, new) = match arrow {
-            Some(i @ (1 | 2)) => (&args[..i], &args[i + 1..]),
-            _ => {
-                self.error(
-                    whole,
-                    format!("expected `replace <module> [<version>] => <replacement>`, found `{written}`"),
-                    None,
-                );
-                return;
-            }
+        let sides = arrow
+            .filter(|&i| (1..=2).contains(&i) && (1..=2).contains(&(args.len() - i - 1)))
+            .map(|i| (&args[..i], &args[i + 1..]));
+        let Some((old, new)) = sides else {
+            self.error(
+                whole,
+                format!(
+                    "expected `replace <module> [<version>] => <replacement>`, found `{written}`"
+                ),
+                None,
+            );
+            return;
         };
         if !old.iter().chain(new).all(Token::is_word) {
             self.error(
@@ -415,7 +408,11 @@ impl Reader<'_> {
         }
         let target = match new {
             [dir] if is_local_path(&dir.word.text) => Target::Dir(dir.word.clone()),
-            [path] => {
+            [path, version] => Target::Module {
+                path: path.word.clone(),
+                version: version.word.clone(),
+            },
+            [path, ..] => {
                 self.error(
                     path.word.span.clone(),
                     format!("replacement `{}` has no version and is not a directory path", path.word.text),
@@ -423,18 +420,7 @@ impl Reader<'_> {
                 );
                 return;
             }
-            [path, version] => Target::Module {
-                path: path.word.clone(),
-                version: version.word.clone(),
-            },
-            _ => {
-                self.error(
-                    whole,
-                    format!("expected `replace <module> [<version>] => <replacement>`, found `{written}`"),
-                    None,
-                );
-                return;
-            }
+            [] => return,
         };
         self.file.replaces.push(Replace {
             old: old[0].word.clone(),
@@ -442,6 +428,14 @@ impl Reader<'_> {
             text: written,
         });
     }
+}
+
+/// The words of a directive as written, for messages.
+fn written(args: &[Token]) -> String {
+    args.iter()
+        .map(|a| a.word.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The tokens of one line (`offset`: where it starts in the file), or the first problem.

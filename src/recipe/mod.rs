@@ -255,7 +255,13 @@ pub(crate) fn default_image(
     image: &str,
     version: &str,
 ) -> Result<ImageRef, Diagnostics> {
-    ImageRef::parse(&format!("{image}:{version}-slim")).map_err(|e| {
+    version_image(spec, &format!("{image}:{version}-slim"))
+}
+
+/// An image reference made from a version (the spec's, or one a recipe read); an invalid one is
+/// an error at the spec's `version` key.
+pub(crate) fn version_image(spec: &Spec, reference: &str) -> Result<ImageRef, Diagnostics> {
+    ImageRef::parse(reference).map_err(|e| {
         let span = spec.version.as_ref().map_or(0..0, |v| v.span.clone());
         Diagnostics::from(Diagnostic::at(
             &spec.source,

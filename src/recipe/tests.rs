@@ -17,13 +17,13 @@ pub(crate) fn context(files: &[(&str, &str)]) -> ContextFiles {
     ctx
 }
 
-fn plan_err(spec_text: &str, files: &[(&str, &str)]) -> String {
+pub(crate) fn plan_err(spec_text: &str, files: &[(&str, &str)]) -> String {
     plan(&spec(spec_text), &context(files))
         .expect_err("the plan should be refused")
         .to_string()
 }
 
-fn run_commands(stage: &crate::plan::Stage) -> Vec<&str> {
+pub(crate) fn run_commands(stage: &crate::plan::Stage) -> Vec<&str> {
     stage
         .steps
         .iter()

@@ -1,14 +1,10 @@
 use bollard_buildkit_proto::pb;
 
-use crate::caps::Caps;
 use crate::context::ContextFiles;
 use crate::lower::tests::Ops;
-use crate::lower::{Context, LowerInput, lower};
-use crate::options::BuildOptions;
 use crate::plan::{CopyFrom, Plan, StageFrom, StageName, Step};
-use crate::platform::Platform;
-use crate::recipe::tests::{context, spec};
-use crate::recipe::{Recipe, plan};
+use crate::recipe::tests::{context, plan_err, run_commands, spec};
+use crate::recipe::{Recipe, plan, worked_examples};
 use crate::spec::Command;
 
 const SPEC: &str = include_str!("../../../examples/go/strata.toml");
@@ -24,40 +20,15 @@ fn go_plan(spec_text: &str, files: &[(&str, &str)]) -> Plan {
     plan(&spec(spec_text), &context(files)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn go_err(spec_text: &str, files: &[(&str, &str)]) -> String {
-    plan(&spec(spec_text), &context(files))
-        .expect_err("the plan should be refused")
-        .to_string()
-}
-
 fn runs(plan: &Plan, stage: StageName) -> Vec<String> {
-    plan.stage(stage)
-        .unwrap()
-        .steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Run(r) => Some(r.command.clone()),
-            _ => None,
-        })
+    run_commands(plan.stage(stage).unwrap())
+        .into_iter()
+        .map(String::from)
         .collect()
 }
 
 fn lowered(plan: &Plan, platform: &str) -> Ops {
-    let spec = spec("language = \"go\"\n");
-    let l = lower(&LowerInput {
-        plan,
-        images: &Default::default(),
-        options: &BuildOptions::default(),
-        platform: &Platform::parse(platform).unwrap(),
-        caps: &Caps::current(),
-        context: &Context::Local {
-            name: "context".into(),
-            session: None,
-        },
-        spec: Some(&spec.source),
-    })
-    .unwrap();
-    Ops::of(&l.definition)
+    Ops::of(&worked_examples::lowered(plan, platform).definition)
 }
 
 fn include_patterns(source: &pb::SourceOp) -> Vec<String> {
@@ -359,7 +330,7 @@ fn the_main_package_is_found_or_named() {
 fn main_package_errors_are_located_and_list_the_candidates() {
     let gomod = ("go.mod", "module example.com/m\n\ngo 1.23\n");
     assert_eq!(
-        go_err(
+        plan_err(
             "language = \"go\"\n",
             &[
                 gomod,
@@ -371,29 +342,29 @@ fn main_package_errors_are_located_and_list_the_candidates() {
         "strata.toml:1:12: several main packages: ./cmd/a, ./cmd/b (Strata builds one binary: choose it in the spec with `[go]` and `main = \"./cmd/a\"`)"
     );
     assert_eq!(
-        go_err("language = \"go\"\n", &[gomod, ("lib.go", "package m\n")]),
+        plan_err("language = \"go\"\n", &[gomod, ("lib.go", "package m\n")]),
         "strata.toml:1:12: no main package: neither the root directory nor a cmd/<name> directory holds `package main` (name the main package's directory in the spec: `[go]` with `main = \"./path/to/it\"`)"
     );
     assert_eq!(
-        go_err(
+        plan_err(
             "language = \"go\"\n[go]\nmain = \"./cmd/nope\"\n",
             &[gomod, ("main.go", "package main\n")]
         ),
         "strata.toml:3:8: `go.main`: no Go files in `cmd/nope` (name the main package's directory, relative to the build context, e.g. `main = \"./cmd/api\"`)"
     );
     assert_eq!(
-        go_err(
+        plan_err(
             "language = \"go\"\n[go]\nmain = \"./internal/x\"\n",
             &[gomod, ("internal/x/x.go", "package x\n")]
         ),
         "strata.toml:3:8: `go.main`: `internal/x` holds package `x`, not a main package (name the directory whose files say `package main`)"
     );
     assert_eq!(
-        go_err("language = \"go\"\n[go]\nmain = \"./cmd/...\"\n", &[gomod]),
+        plan_err("language = \"go\"\n[go]\nmain = \"./cmd/...\"\n", &[gomod]),
         "strata.toml:3:8: `go.main`: `./cmd/...` is a pattern; name one directory (Strata builds one binary) (name the main package's directory inside the build context, e.g. `main = \"./cmd/api\"`)"
     );
     assert!(
-        go_err("language = \"go\"\n[go]\nmain = \"../other\"\n", &[gomod])
+        plan_err("language = \"go\"\n[go]\nmain = \"../other\"\n", &[gomod])
             .starts_with("strata.toml:3:8: `go.main`: `../other` points outside the build context")
     );
 }
@@ -405,14 +376,14 @@ fn go_table_keys_are_checked() {
         ("main.go", "package main\n"),
     ];
     assert_eq!(
-        go_err(
+        plan_err(
             "language = \"go\"\n[go]\nmian = \"./cmd/api\"\ncgo = \"yes\"\ntags = [\"a b\"]\n",
             &files
         ),
         "strata.toml:3:1: unknown key `mian` in `[go]` (did you mean `main`?)\nstrata.toml:4:7: `go.cgo` must be a boolean, not a string\nstrata.toml:5:8: `go.tags`: `a b` is not a build tag (letters, digits, `_` and `.`)"
     );
     assert_eq!(
-        go_err("language = \"go\"\n[go]\nzzzzzz = 1\n", &files),
+        plan_err("language = \"go\"\n[go]\nzzzzzz = 1\n", &files),
         "strata.toml:3:1: unknown key `zzzzzz` in `[go]` (known keys: main, cgo, tags, ldflags)"
     );
     let p = go_plan(
@@ -459,7 +430,7 @@ fn cgo_links_glibc_and_ships_on_a_glibc_runtime() {
     );
     assert!(runs(&p, StageName::Build)[0].ends_with("./cmd/a"));
     assert!(
-        go_err(
+        plan_err(
             "language = \"go\"\n",
             &[
                 ("go.mod", "module m\n"),
@@ -526,21 +497,21 @@ fn the_toolchain_follows_go_mod_unless_the_spec_pins_it() {
 fn a_go_line_newer_than_the_pinned_toolchain_is_refused_at_the_line() {
     let main = ("main.go", "package main\n");
     assert_eq!(
-        go_err(
+        plan_err(
             "language = \"go\"\nversion = \"1.22\"\n",
             &[("go.mod", "module m\n\ngo 1.23.1\n"), main]
         ),
         "go.mod:3:1: `go 1.23.1` needs Go 1.23.1 or newer, but the spec's `version = \"1.22\"` is Go 1.22 (golang images run with GOTOOLCHAIN=local and cannot fetch a newer Go: raise `version` to 1.23 or newer, or remove it to follow go.mod)"
     );
     assert_eq!(
-        go_err(
+        plan_err(
             "language = \"go\"\nbase = \"golang:1.22.1-bookworm\"\n",
             &[("go.mod", "module m\ngo 1.22\ntoolchain go1.22.4\n"), main]
         ),
         "go.mod:3:1: `toolchain go1.22.4` needs Go 1.22.4 or newer, but the spec's `base = \"golang:1.22.1-bookworm\"` is Go 1.22.1 (golang images run with GOTOOLCHAIN=local and cannot fetch a newer Go: raise `base` to 1.22 or newer, or remove it to follow go.mod)"
     );
     // go.work's line counts in a workspace.
-    let e = go_err(
+    let e = plan_err(
         "language = \"go\"\nversion = \"1.22\"\n",
         &[
             ("go.work", "go 1.24\nuse .\n"),
@@ -563,14 +534,14 @@ fn a_go_mod_with_requirements_needs_its_go_sum() {
         ("main.go", "package main\n"),
     ];
     assert_eq!(
-        go_err("language = \"go\"\n", &files),
+        plan_err("language = \"go\"\n", &files),
         "go.mod:7:2: go.mod requires github.com/google/uuid v1.6.0 but go.sum is missing (run `go mod tidy`, which creates go.sum with the checksums of every module, and commit it)"
     );
     // Present but not among the spec's manifests.
     let mut with_sum = files.to_vec();
     with_sum.push(("go.sum", ""));
     assert_eq!(
-        go_err(
+        plan_err(
             "language = \"go\"\nmanifests = [\"go.mod\", \"local/go.mod\"]\n",
             &with_sum
         ),
@@ -608,16 +579,16 @@ fn a_local_replacement_must_be_staged() {
     let main = ("main.go", "package main\n");
     let outside = gomod("../lib");
     assert_eq!(
-        go_err("language = \"go\"\n", &[("go.mod", &outside), main]),
+        plan_err("language = \"go\"\n", &[("go.mod", &outside), main]),
         "go.mod:7:28: `replace example.com/lib => ../lib` names a directory outside the build context, which BuildKit does not send (move the module into the build context (e.g. `./lib`) and point the directive there; its go.mod is then staged with the manifests (with `manifests`, list \"<dir>/go.mod\"))"
     );
     assert!(
-        go_err("language = \"go\"\n", &[("go.mod", &gomod("/src/lib")), main])
+        plan_err("language = \"go\"\n", &[("go.mod", &gomod("/src/lib")), main])
             .starts_with("go.mod:7:28: `replace example.com/lib => /src/lib` names a directory outside the build context")
     );
     let inside = gomod("./third_party/lib");
     assert_eq!(
-        go_err("language = \"go\"\n", &[("go.mod", &inside), main]),
+        plan_err("language = \"go\"\n", &[("go.mod", &inside), main]),
         "go.mod:7:28: `replace example.com/lib => ./third_party/lib` needs third_party/lib/go.mod, which is not in the build context (`go mod download` reads the go.mod of every module directory: check the path and that .dockerignore does not exclude it)"
     );
     let files = [
@@ -626,7 +597,7 @@ fn a_local_replacement_must_be_staged() {
         main,
     ];
     assert_eq!(
-        go_err("language = \"go\"\nmanifests = [\"go.mod\"]\n", &files),
+        plan_err("language = \"go\"\nmanifests = [\"go.mod\"]\n", &files),
         "go.mod:7:28: `replace example.com/lib => ./third_party/lib` needs third_party/lib/go.mod, which is not staged for the download (add \"third_party/lib/go.mod\" to `manifests`)"
     );
     let p = go_plan("language = \"go\"\n", &files);
@@ -693,7 +664,7 @@ fn a_workspace_stages_every_module_and_builds_in_workspace_mode() {
     );
     assert_eq!(p.images()[0].to_string(), "docker.io/library/golang:1.23");
     assert_eq!(
-        go_err(
+        plan_err(
             "language = \"go\"\n",
             &[
                 ("go.work", "go 1.23\nuse ./missing\n"),
@@ -794,15 +765,15 @@ fn a_vendored_project_builds_from_vendor_without_a_download() {
 #[test]
 fn other_refusals() {
     assert_eq!(
-        go_err("language = \"go\"\n", &[("main.go", "package main\n")]),
+        plan_err("language = \"go\"\n", &[("main.go", "package main\n")]),
         "strata.toml:1:12: no go.mod in the build context (Go projects need go.mod at the root of the build context; `go mod init <module path>` creates it)"
     );
     assert_eq!(
-        go_err("language = \"go\"\npackage_manager = \"dep\"\n", &example()),
+        plan_err("language = \"go\"\npackage_manager = \"dep\"\n", &example()),
         "strata.toml:2:19: package manager `dep` is not supported for go (Go modules are the only one: remove `package_manager` or set it to \"go\")"
     );
     assert_eq!(
-        go_err(
+        plan_err(
             "language = \"go\"\n",
             &[
                 ("go.mod", "module m\ngo one\n"),
