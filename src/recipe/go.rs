@@ -167,25 +167,17 @@ impl Recipe for Go {
             problems.extend(modules.check_staged(spec, ctx, &manifests));
         }
 
-        let image = match build_image(spec, ctx, &modules, opts.cgo) {
-            Ok(image) => Some(image),
-            Err(d) => {
-                problems.extend(d.0);
-                None
-            }
-        };
-        let main = match find_main(spec, ctx, &opts) {
-            Ok(main) => main,
-            Err(d) => {
-                problems.push(d);
-                None
-            }
-        };
-        if !problems.is_empty() {
-            return Err(Diagnostics(problems));
+        // Every problem at once, in this order: staged files, toolchain, main package.
+        let image = build_image(spec, ctx, &modules, opts.cgo);
+        let main = find_main(spec, ctx, &opts);
+        if let Err(d) = &image {
+            problems.extend(d.0.iter().cloned());
         }
-        let Some(default_image) = image else {
-            return Err(Diagnostic::plain("no build image").into());
+        if let Err(d) = &main {
+            problems.push(d.clone());
+        }
+        let (Ok(default_image), Ok(main), true) = (image, main, problems.is_empty()) else {
+            return Err(Diagnostics(problems));
         };
 
         let module_path = modules.module_path();
