@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # base-images.sh 28|26|20 [busybox|python|node|rust|debian ...] -- make the local base images the
 # tests use instead of official images (no registry is reachable here), in that engine's image
-# store (without flavors: busybox, python, node; the Rust tests ask for rust and debian):
+# store (without flavors: busybox, python, node; the Rust tests ask for rust and debian, the Go
+# tests for go and static):
 #
 #   local/strata-busybox:test  busybox-static, /bin/sh and applets (tiny, for fast tests)
 #   local/strata-python:test   bookworm minbase + python3, python3-venv, python-is-python3
@@ -9,6 +10,10 @@
 #   local/strata-rust:test     trixie minbase + rustc, cargo (1.85), gcc, libc6-dev; CARGO_HOME and
 #                              PATH as in the official rust image (a stand-in for rust:1-slim-bookworm)
 #   local/strata-debian:test   bookworm minbase (a stand-in for debian:bookworm-slim)
+#   local/strata-go:test       trixie minbase + golang-go (Go 1.24), laid out like the official
+#                              golang image (GOPATH=/go, its PATH, GOTOOLCHAIN=local)
+#   local/strata-static:test   a stand-in for gcr.io/distroless/static-debian12:nonroot: no shell,
+#                              only /etc/passwd (root, nonroot), /tmp and a CA bundle
 #
 # The Debian images carry ca-certificates plus the HOST's CA bundle over
 # /etc/ssl/certs/ca-certificates.crt: HTTPS to PyPI, npm and crates.io goes through an
@@ -35,6 +40,7 @@ flavors=("$@")
 suite() {
   case "$1" in
     rust) echo trixie ;; # rustc/cargo 1.85 (bookworm has 1.63)
+    go) echo trixie ;;   # Go 1.24 (bookworm has 1.19)
     *) echo bookworm ;;
   esac
 }
@@ -62,7 +68,10 @@ packages() {
     # gcc and libc6-dev: rustc links through cc, as in the official image.
     rust) echo rustc cargo gcc libc6-dev ;;
     debian) ;;
-    *) strata_die "unknown image '$1' (busybox, python, node, rust, debian)" ;;
+    # Without recommends: no gcc, so cgo is off unless a build installs a C toolchain.
+    go) echo golang-go ;;
+    static) echo - ;;
+    *) strata_die "unknown image '$1' (busybox, python, node, rust, debian, go, static)" ;;
   esac
 }
 
@@ -89,6 +98,16 @@ changes() {
       'ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       'CMD ["bash"]' ;;
     debian) printf '%s\n' 'CMD ["bash"]' ;;
+    # As docker-library/golang sets it up (Debian's go is /usr/bin/go, also on this PATH).
+    go)
+      printf '%s\n' 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        'ENV GOPATH=/go' 'ENV GOTOOLCHAIN=local' 'WORKDIR /go' 'CMD ["bash"]'
+      ;;
+    # What distroless static:nonroot's config says.
+    static)
+      printf '%s\n' 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' 'USER 65532:65532' \
+        'WORKDIR /home/nonroot'
+      ;;
   esac
 }
 
@@ -205,6 +224,22 @@ strip_rootfs() {
   : >"$r/etc/hostname"
 }
 
+# build_static OUT: distroless static's layout without Debian: users, /tmp, a CA bundle (the
+# host's goes over it in ca_tar). No shell, no libc: only static binaries run on it.
+build_static() {
+  local out=$1 root=$WORK/static
+  workdir
+  mkdir -p "$root"/{etc/ssl/certs,tmp,root,home/nonroot}
+  chmod 1777 "$root/tmp"
+  chmod 700 "$root/root"
+  chown 65532:65532 "$root/home/nonroot"
+  printf '%s\n' 'root:x:0:0:root:/root:/sbin/nologin' 'nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin' \
+    'nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin' >"$root/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nobody:x:65534:' 'tty:x:5:' 'staff:x:50:' 'nonroot:x:65532:' >"$root/etc/group"
+  install -m 0644 "$HOST_CA" "$root/etc/ssl/certs/ca-certificates.crt"
+  tar_rootfs "$root" "$out"
+}
+
 # tar_rootfs ROOT OUT: reproducible-enough, numeric owners, written atomically.
 tar_rootfs() {
   tar --numeric-owner -C "$1" -cf "$2.tmp" . && mv "$2.tmp" "$2"
@@ -243,6 +278,11 @@ build_debian() {
   t0=$(strata_now)
   # shellcheck disable=SC2046 # package list is a word list
   chroot_apt "$root" $(packages "$flavor")
+  if [ "$flavor" = go ]; then
+    # The official image's GOPATH, writable by any user.
+    mkdir -p "$root/go/src" "$root/go/bin"
+    chmod -R 1777 "$root/go"
+  fi
   strata_log "$flavor: apt-get install $(packages "$flavor") in $(strata_since "$t0")"
   strip_rootfs "$root"
   tar_rootfs "$root" "$out"
@@ -260,7 +300,11 @@ base_tar() {
   local t0
   t0=$(strata_now)
   strata_log "building rootfs for $flavor (no cached ${TAR##*/})"
-  if [ "$flavor" = busybox ]; then build_busybox "$TAR"; else build_debian "$flavor" "$TAR"; fi
+  case "$flavor" in
+    busybox) build_busybox "$TAR" ;;
+    static) build_static "$TAR" ;;
+    *) build_debian "$flavor" "$TAR" ;;
+  esac
   # Tarballs of older recipes (and their CA variants) are dead weight.
   find "$CACHE" -maxdepth 1 -name "$flavor-*.tar" ! -name "$flavor-$key.*" -delete
   strata_log "rootfs ${TAR##*/} ($(du -m "$TAR" | cut -f1) MB) built in $(strata_since "$t0")"

@@ -33,6 +33,10 @@ const NODE_BASE: &str = "local/strata-node:test";
 /// Stand-ins for the Rust recipe's default images (`scripts/base-images.sh ENGINE rust debian`).
 const RUST_BASE: &str = "local/strata-rust:test";
 const DEBIAN_BASE: &str = "local/strata-debian:test";
+/// Debian trixie's Go 1.24, laid out like the official golang image.
+const GO_BASE: &str = "local/strata-go:test";
+/// A stand-in for distroless static: no shell, no libc.
+const STATIC_BASE: &str = "local/strata-static:test";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -1128,4 +1132,244 @@ fn rust(kind: Kind) {
 #[test]
 fn docker26_rust() {
     rust(Kind::Docker26);
+}
+
+/// The engine, with the Go images made too: only the Go tests ask for them (they cost a trixie
+/// debootstrap the first time).
+fn go_engine(kind: Kind) -> &'static Engine {
+    static DONE: Mutex<Vec<Kind>> = Mutex::new(Vec::new());
+    let e = engine(kind);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !done.contains(&kind) {
+        script(&["base-images.sh", kind.id(), "go", "static"], &e.env);
+        done.push(kind);
+    }
+    e
+}
+
+/// The official images the Go example's spec implies, replaced by the local ones.
+const GO_CONTEXTS: [&str; 4] = [
+    "--build-context",
+    "golang:1.24=docker-image://local/strata-go:test",
+    "--build-context",
+    "gcr.io/distroless/static-debian12:nonroot=docker-image://local/strata-static:test",
+];
+
+const GO_DOWNLOAD: &str = "go mod download";
+
+/// The uids and gids of the processes of a container started from `image`, as the host sees them
+/// (the image has no shell to ask from inside).
+fn process_ids(e: &Engine, image: &str) -> String {
+    let out = e.docker(&["run", "-d", "--rm", image]);
+    assert!(out.status.success(), "docker run {image}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let _stop = Stop(e, id.clone());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // `docker top` needs the pid column in what it asks ps for.
+        let top = e.docker(&["top", &id, "-o", "pid,uid,gid"]);
+        let text = String::from_utf8_lossy(&top.stdout).to_string();
+        if top.status.success() && text.lines().count() > 1 {
+            let rows: Vec<String> = text
+                .lines()
+                .skip(1)
+                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+                .collect();
+            return rows.join("\n");
+        }
+        assert!(Instant::now() < deadline, "no process in {id}: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every path in an image's filesystem, from `docker export` of a container made from it.
+fn image_files(e: &Engine, image: &str) -> Vec<String> {
+    // A command, since a runtime image may have none (it is never started).
+    let out = e.docker(&["create", image, "/none"]);
+    assert!(out.status.success(), "docker create {image}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let _remove = Stop(e, id.clone());
+    let export = Command::new("sh")
+        .arg("-c")
+        .arg(format!("docker export {id} | tar -t"))
+        .envs(&e.env)
+        .output()
+        .expect("docker export | tar -t runs");
+    assert!(export.status.success());
+    let mut files: Vec<String> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches('/').to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+fn image_size(e: &Engine, image: &str) -> u64 {
+    e.inspect(image, "{{.Size}}").parse().unwrap()
+}
+
+/// The Go example, its images replaced by named contexts: modules downloaded into the deps layer
+/// from go.mod and go.sum alone, the build offline, the binary alone on a static runtime image.
+fn go(kind: Kind) {
+    let e = go_engine(kind);
+    let ws = Workspace::example_as_is("go", kind);
+    let tag = format!("strata-e2e/go:{}", kind.id());
+
+    let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &GO_CONTEXTS);
+    assert!(
+        cold.log.contains("GOPROXY=off go build"),
+        "the build runs with module downloads off:\n{}",
+        cold.log
+    );
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"World"}"#);
+    assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
+    assert_eq!(
+        e.inspect(&tag, "{{json .Config.Cmd}}"),
+        r#"["/usr/local/bin/hello"]"#
+    );
+    assert_eq!(process_ids(e, &tag), "10001 10001");
+
+    // The image is the runtime image plus the binary: no toolchain, no source, no modules.
+    let base_files = image_files(e, STATIC_BASE);
+    let files = image_files(e, &tag);
+    // Docker creates the WorkingDir (/app) in every container; it is in no layer of the image.
+    let added: Vec<&String> = files
+        .iter()
+        .filter(|f| !base_files.contains(f) && *f != "app")
+        .collect();
+    assert_eq!(
+        added,
+        ["usr", "usr/local", "usr/local/bin", "usr/local/bin/hello"],
+        "only the binary (and its directories) is added"
+    );
+    let (size, toolchain, runtime) = (
+        image_size(e, &tag),
+        image_size(e, GO_BASE),
+        image_size(e, STATIC_BASE),
+    );
+    assert!(size < 20_000_000, "{size} bytes");
+
+    // The download is a layer of its own, keyed by go.mod and go.sum, holding the modules.
+    let deps_tag = format!("{tag}-deps");
+    e.build_ok(
+        &ws.dir,
+        "strata.toml",
+        &deps_tag,
+        &[&GO_CONTEXTS[..], &["--target", "deps"]].concat(),
+    );
+    assert_eq!(
+        e.run_output(&deps_tag, &["ls", "-A", "/app"]),
+        "go.mod\ngo.sum"
+    );
+    assert!(
+        e.run_output(&deps_tag, &["ls", "/go/pkg/mod/github.com/google"])
+            .contains("uuid@v1.6.0"),
+        "the module is in the deps layer, not only in a cache mount"
+    );
+
+    // An edit of the source re-runs the build and not the download.
+    let nonce = nonce();
+    ws.write(
+        "main.go",
+        &format!(
+            "{}// edit {nonce}\n",
+            ws.read("main.go").replace(r#""World""#, r#""Edited""#)
+        ),
+    );
+    let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &GO_CONTEXTS);
+    assert!(
+        app_edit.cached(GO_DOWNLOAD),
+        "an app edit must not re-run the download:\n{}",
+        app_edit.log
+    );
+    assert!(!app_edit.cached("go build"), "the build re-runs");
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+
+    // A dependency edit re-runs it (and the build still needs no network).
+    ws.write(
+        "go.mod",
+        &ws.read("go.mod")
+            .replace("uuid v1.6.0", &format!("uuid v1.5.0\n\n// edit {nonce}")),
+    );
+    ws.write(
+        "go.sum",
+        "github.com/google/uuid v1.5.0 h1:1p67kYwdtXjb0gL0BPiP1Av9wiZPo5A8z2cWkTZ+eyU=\n\
+         github.com/google/uuid v1.5.0/go.mod h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo=\n",
+    );
+    let dep_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &GO_CONTEXTS);
+    assert!(
+        !dep_edit.cached(GO_DOWNLOAD),
+        "a go.mod/go.sum edit must re-run the download:\n{}",
+        dep_edit.log
+    );
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+    eprintln!(
+        "[e2e] Docker {} go: first build {:.1?}, app edit {:.1?}, dependency edit {:.1?}; image {:.1} MB (runtime base {:.1} MB, toolchain image {:.1} MB)",
+        kind.id(),
+        cold.took,
+        app_edit.took,
+        dep_edit.took,
+        size as f64 / 1e6,
+        runtime as f64 / 1e6,
+        toolchain as f64 / 1e6
+    );
+}
+
+#[test]
+fn docker28_go() {
+    go(Kind::Docker28);
+}
+
+#[test]
+fn docker26_go() {
+    go(Kind::Docker26);
+}
+
+/// Go projects Strata refuses, with the message a user sees through the engine.
+fn go_errors(kind: Kind) {
+    let e = go_engine(kind);
+    let ws = Workspace::example_as_is("go", kind);
+    let spec = ws.read("strata.toml");
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "version = \"1.22\"\n",
+            "",
+            "go.mod:3:1: `go 1.24` needs Go 1.24 or newer, but the spec's `version = \"1.22\"` is Go 1.22",
+        ),
+        (
+            "",
+            "go.sum",
+            "go.mod:5:9: go.mod requires github.com/google/uuid v1.6.0 but go.sum is missing (run `go mod tidy`",
+        ),
+    ];
+    for (extra, remove, expected) in cases {
+        let case = Workspace::example_as_is("go", kind);
+        case.write("strata.toml", &format!("{spec}{extra}"));
+        if !remove.is_empty() {
+            std::fs::remove_file(case.dir.join(remove)).unwrap();
+        }
+        let b = e.build(
+            &case.dir,
+            "strata.toml",
+            "strata-e2e/go-error:latest",
+            &GO_CONTEXTS,
+        );
+        assert!(!b.ok, "must fail: {extra} {remove}");
+        assert!(
+            b.log.contains(expected),
+            "Docker {}: expected {expected:?} in:\n{}",
+            kind.id(),
+            b.log
+        );
+    }
+}
+
+#[test]
+fn docker28_go_errors() {
+    go_errors(Kind::Docker28);
+}
+
+#[test]
+fn docker26_go_errors() {
+    go_errors(Kind::Docker26);
 }

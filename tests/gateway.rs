@@ -11,6 +11,8 @@ use bridge::{Bridge, CapsProfile, Outcome, TempDir};
 
 const PYTHON_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin","LANG=C.UTF-8","PYTHON_VERSION=3.12.7"],"Cmd":["python3"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000001"]}}"#;
 const NODE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/bin:/bin","NODE_VERSION=22.11.0"],"Entrypoint":["docker-entrypoint.sh"],"Cmd":["node"],"OnBuild":null},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000002"]}}"#;
+const GOLANG_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","GOLANG_VERSION=1.24.9","GOTOOLCHAIN=local","GOPATH=/go"],"WorkingDir":"/go","Cmd":["bash"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000003"]}}"#;
+const DISTROLESS_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"],"User":"65532","WorkingDir":"/home/nonroot"},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000004"]}}"#;
 
 const RUST_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","RUSTUP_HOME=/usr/local/rustup","CARGO_HOME=/usr/local/cargo","RUST_VERSION=1.85.1"],"Cmd":["bash"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000003"]}}"#;
 const DEBIAN_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["bash"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000004"]}}"#;
@@ -32,6 +34,12 @@ fn bridge_for(dir: &TempDir) -> Bridge {
         .local("context", dir.path())
         .image("python:3.12-slim", None, PYTHON_CONFIG)
         .image("node:22-slim", None, NODE_CONFIG)
+        .image("golang:1.24", None, GOLANG_CONFIG)
+        .image(
+            "gcr.io/distroless/static-debian12:nonroot",
+            None,
+            DISTROLESS_CONFIG,
+        )
 }
 
 fn run(b: Bridge) -> Outcome {
@@ -131,6 +139,73 @@ fn fastapi_install_step_sees_only_the_manifests() {
         "time to Return: {:?}, peak RSS {:?} KiB",
         out.time_to_return, out.peak_rss_kib
     );
+}
+
+#[test]
+fn go_downloads_from_go_mod_and_go_sum_and_ships_the_binary_alone() {
+    let dir = example("go");
+    // A big source file: only its head is read to find the package clause.
+    let big = format!(
+        "{}\n{}",
+        std::fs::read_to_string(dir.path().join("main.go")).unwrap(),
+        "// padding\n".repeat(20_000)
+    );
+    dir.write("main.go", big);
+    let out = ok(bridge_for(&dir).caps(CapsProfile::V0_8));
+    let g = out.result_graph().unwrap();
+    let download = g.find("go mod download").expect("a download step");
+    assert_eq!(download.name().unwrap(), "[deps 2/2] go mod download");
+    let locals = g.locals_under(download);
+    assert_eq!(locals.len(), 1, "{}", g.dump());
+    assert_eq!(locals[0].include_patterns(), ["go.mod", "go.sum"]);
+    assert!(
+        download.mount("/go/pkg/mod").is_none(),
+        "the modules land in the layer"
+    );
+    assert_eq!(download.env_var("GOMODCACHE"), Some("/go/pkg/mod"));
+    assert_eq!(download.env_var("GOTOOLCHAIN"), Some("local"), "base env");
+    let build = g.find("go build").unwrap();
+    assert_eq!(
+        build
+            .mount("/root/.cache/go-build")
+            .unwrap()
+            .cache_opt
+            .as_ref()
+            .unwrap()
+            .id,
+        "strata/go-build/example.com/hello/linux-amd64"
+    );
+    let main_reads: Vec<_> = out
+        .reads
+        .iter()
+        .filter(|r| r.path.ends_with("main.go"))
+        .map(|r| r.range)
+        .collect();
+    assert_eq!(main_reads, [Some((0, 16 << 10))]);
+
+    let result = g.result();
+    assert_eq!(
+        result.name().unwrap(),
+        "[runtime 1/1] copy /usr/local/bin/hello from build"
+    );
+    let config = out
+        .expect_result()
+        .metadata_json("containerimage.config")
+        .unwrap();
+    assert_eq!(config["config"]["User"], "10001:10001");
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["/usr/local/bin/hello"])
+    );
+    assert_eq!(
+        config["config"]["Env"],
+        serde_json::json!([
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"
+        ]),
+        "the runtime image's environment, nothing of the build's"
+    );
+    assert!(config["config"]["ExposedPorts"]["8080/tcp"].is_object());
 }
 
 #[test]

@@ -38,6 +38,11 @@ impl ContextFiles {
         self.files.keys().map(String::as_str)
     }
 
+    /// The file's contents, if it was read (only its head, when the recipe asked for no more).
+    pub fn bytes(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path)?.as_deref()
+    }
+
     /// The file's text, if it was read and is UTF-8.
     pub fn text(&self, path: &str) -> Option<&str> {
         self.files

@@ -43,6 +43,13 @@ pub trait ContextSource {
     async fn read_dirs(&mut self, dirs: &[String]) -> Result<Vec<Vec<Entry>>, Diagnostic>;
     /// A file's contents; a source may refuse files over [`MAX_FILE_BYTES`].
     async fn read_file(&mut self, path: &str) -> Result<Vec<u8>, Diagnostic>;
+    /// The first `limit` bytes of a file (all of it when it is shorter). Sources that can read a
+    /// range do, so a large file costs no more than its head.
+    async fn read_head(&mut self, path: &str, limit: usize) -> Result<Vec<u8>, Diagnostic> {
+        let mut data = self.read_file(path).await?;
+        data.truncate(limit);
+        Ok(data)
+    }
 }
 
 /// `.dockerignore` patterns in effect: `<spec>.dockerignore` beside the spec wins over the
@@ -91,14 +98,14 @@ pub async fn read_context<S: ContextSource>(
                 if !ctx.exists(path) && to_read.contains(path) {
                     // Read through the link's target: BuildKit sends it along (followpaths) and
                     // the CLI reads the same file.
-                    let data = source.read_file(&resolved).await?;
+                    let data = read(source, recipe, path, &resolved).await?;
                     ctx.add_content(path.clone(), data);
                 }
             }
         }
         for path in &to_read {
             if !ctx.exists(path) && listed.iter().any(|(p, link)| p == path && link.is_none()) {
-                let data = source.read_file(path).await?;
+                let data = read(source, recipe, path, path).await?;
                 ctx.add_content(path.clone(), data);
             }
         }
@@ -112,6 +119,19 @@ pub async fn read_context<S: ContextSource>(
     ))
     .help("this is a bug in Strata: please report it with the project layout")
     .into())
+}
+
+/// Reads `path` (at `real`, its link target) as much as the recipe needs of it.
+async fn read<S: ContextSource>(
+    source: &mut S,
+    recipe: &dyn Recipe,
+    path: &str,
+    real: &str,
+) -> Result<Vec<u8>, Diagnostic> {
+    match recipe.read_limit(path) {
+        Some(limit) => source.read_head(real, limit).await,
+        None => source.read_file(real).await,
+    }
 }
 
 /// Every file (and symbolic link, with its target) that `include` selects and `exclude` does
@@ -366,6 +386,52 @@ mod tests {
                 .unwrap_err()
                 .contains("outside the build context")
         );
+    }
+
+    /// A recipe that needs only the first bytes of source files (a package clause).
+    struct Heads;
+
+    impl Recipe for Heads {
+        fn language(&self) -> &'static str {
+            "heads"
+        }
+
+        fn probe(&self, _: &Spec, _: &ContextFiles) -> Vec<String> {
+            vec!["manifest".into(), "*.src".into()]
+        }
+
+        fn files_to_read(&self, _: &Spec, listed: &[&str]) -> Vec<String> {
+            listed.iter().map(|p| p.to_string()).collect()
+        }
+
+        fn read_limit(&self, path: &str) -> Option<usize> {
+            path.ends_with(".src").then_some(4)
+        }
+
+        fn conventions(&self, _: &Spec, _: &ContextFiles) -> Result<Conventions, Diagnostics> {
+            unreachable!("only reading is tested here")
+        }
+    }
+
+    #[test]
+    fn a_read_limit_reads_only_the_head_of_a_file() {
+        let mut source = Memory::new(&[
+            ("manifest", "the whole manifest"),
+            ("a.src", "package main and much more"),
+            ("b.src", "@a.src"),
+            ("c.src", "ab"),
+        ]);
+        let spec = crate::recipe::tests::spec("language = \"heads\"\n");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ctx = rt
+            .block_on(read_context(&mut source, &spec, &Heads, Vec::new()))
+            .unwrap();
+        assert_eq!(ctx.text("manifest"), Some("the whole manifest"));
+        assert_eq!(ctx.bytes("a.src"), Some(&b"pack"[..]));
+        assert_eq!(ctx.bytes("b.src"), Some(&b"pack"[..]), "through the link");
+        assert_eq!(ctx.bytes("c.src"), Some(&b"ab"[..]));
     }
 
     #[test]

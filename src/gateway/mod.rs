@@ -378,10 +378,26 @@ impl ContextSource for GatewayContext<'_> {
     }
 
     async fn read_file(&mut self, path: &str) -> Result<Vec<u8>, Diagnostic> {
+        let data = self.read_up_to(path, MAX_FILE_BYTES + 1).await?;
+        if data.len() > MAX_FILE_BYTES {
+            return Err(too_large(path));
+        }
+        Ok(data)
+    }
+
+    async fn read_head(&mut self, path: &str, limit: usize) -> Result<Vec<u8>, Diagnostic> {
+        self.read_up_to(path, limit).await
+    }
+}
+
+impl GatewayContext<'_> {
+    /// The first `limit` bytes of a file (all of it when shorter), in ranges: a whole lockfile can
+    /// be larger than one gRPC message.
+    async fn read_up_to(&mut self, path: &str, limit: usize) -> Result<Vec<u8>, Diagnostic> {
         let failed = |s: tonic::Status| daemon_error(format!("reading {path}"), &s);
-        // In ranges: a whole lockfile can be larger than one gRPC message.
         let mut data = Vec::new();
-        loop {
+        while data.len() < limit {
+            let want = (limit - data.len()).min(READ_CHUNK);
             let chunk = self
                 .bridge
                 .client
@@ -390,7 +406,7 @@ impl ContextSource for GatewayContext<'_> {
                     file_path: path.to_string(),
                     range: Some(gw::FileRange {
                         offset: data.len() as i64,
-                        length: READ_CHUNK as i64,
+                        length: want as i64,
                     }),
                     ..Default::default()
                 })
@@ -398,15 +414,14 @@ impl ContextSource for GatewayContext<'_> {
                 .map_err(failed)?
                 .into_inner()
                 .data;
-            let last = chunk.len() < READ_CHUNK;
+            let last = chunk.len() < want;
             data.extend_from_slice(&chunk);
-            if data.len() > MAX_FILE_BYTES {
-                return Err(too_large(path));
-            }
             if last {
-                return Ok(data);
+                break;
             }
         }
+        data.truncate(limit);
+        Ok(data)
     }
 }
 

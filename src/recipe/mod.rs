@@ -4,6 +4,9 @@
 
 mod assemble;
 mod cargo;
+mod go;
+mod go_mod;
+mod go_package;
 mod node;
 mod package_json;
 mod python;
@@ -127,14 +130,19 @@ pub trait Recipe: Sync {
     fn probe(&self, spec: &Spec, found: &ContextFiles) -> Vec<String>;
     /// Which of the listed files the recipe needs to read.
     fn files_to_read(&self, spec: &Spec, listed: &[&str]) -> Vec<String>;
+    /// How much of a file to read: `None` (manifests) reads it whole; `Some(n)`, its first `n`
+    /// bytes, for files of which the recipe needs only the head (a source file's package clause).
+    fn read_limit(&self, _path: &str) -> Option<usize> {
+        None
+    }
     fn conventions(&self, spec: &Spec, ctx: &ContextFiles) -> Result<Conventions, Diagnostics>;
 }
 
 /// Every ecosystem Strata builds: adding one is a recipe file and a line here.
-const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node, &rust::Rust];
+const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node, &rust::Rust, &go::Go];
 
 /// Named in the spec contract as future languages: recognised so the error can say "not yet".
-const PLANNED: &[&str] = &["go", "ruby", "java", "php", "dotnet"];
+const PLANNED: &[&str] = &["ruby", "java", "php", "dotnet"];
 
 /// The recipe for the spec's `language`, or a located error naming the supported ones.
 pub fn recipe_for(spec: &Spec) -> Result<&'static dyn Recipe, Diagnostic> {
@@ -254,7 +262,13 @@ pub(crate) fn default_image(
     image: &str,
     version: &str,
 ) -> Result<ImageRef, Diagnostics> {
-    ImageRef::parse(&format!("{image}:{version}-slim")).map_err(|e| {
+    version_image(spec, &format!("{image}:{version}-slim"))
+}
+
+/// An image reference made from a version (the spec's, or one a recipe read); an invalid one is
+/// an error at the spec's `version` key.
+pub(crate) fn version_image(spec: &Spec, reference: &str) -> Result<ImageRef, Diagnostics> {
+    ImageRef::parse(reference).map_err(|e| {
         let span = spec.version.as_ref().map_or(0..0, |v| v.span.clone());
         Diagnostics::from(Diagnostic::at(
             &spec.source,
@@ -289,8 +303,6 @@ pub(crate) fn cache(target: &str, spec: &Spec, name: &str, sharing: Sharing) -> 
 
 /// A build-output cache of one project (named by the recipe, e.g. its module path), separate per
 /// target platform.
-// Go's and Rust's recipes use it; until they land, the Plan's worked examples do.
-#[cfg_attr(not(test), expect(dead_code))]
 pub(crate) fn build_cache(
     target: &str,
     spec: &Spec,

@@ -17,13 +17,13 @@ pub(crate) fn context(files: &[(&str, &str)]) -> ContextFiles {
     ctx
 }
 
-fn plan_err(spec_text: &str, files: &[(&str, &str)]) -> String {
+pub(crate) fn plan_err(spec_text: &str, files: &[(&str, &str)]) -> String {
     plan(&spec(spec_text), &context(files))
         .expect_err("the plan should be refused")
         .to_string()
 }
 
-fn run_commands(stage: &crate::plan::Stage) -> Vec<&str> {
+pub(crate) fn run_commands(stage: &crate::plan::Stage) -> Vec<&str> {
     stage
         .steps
         .iter()
@@ -480,12 +480,12 @@ fn the_language_names_a_registered_recipe() {
         Ok(_) => panic!("`{text}` should be refused"),
     };
     assert_eq!(
-        err("language = \"go\"\n"),
-        "strata.toml:1:12: language `go` is not supported yet (supported languages: python, node, rust)"
+        err("language = \"ruby\"\n"),
+        "strata.toml:1:12: language `ruby` is not supported yet (supported languages: python, node, rust, go)"
     );
     assert_eq!(
         err("language = \"cobol\"\n"),
-        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node, rust)"
+        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node, rust, go)"
     );
     assert_eq!(
         err("language = \"pyhton\"\n"),

@@ -58,7 +58,7 @@ fn bare(package_manager: &str, build_image: &str) -> Conventions {
     }
 }
 
-fn lowered(plan: &Plan, platform: &str) -> Lowered {
+pub(crate) fn lowered(plan: &Plan, platform: &str) -> Lowered {
     let spec = spec("language = \"python\"\n");
     lower(&LowerInput {
         plan,
