@@ -17,7 +17,7 @@ use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
 use crate::pattern::clean_relative_pattern;
 use crate::reference::ImageRef;
 
-const KEYS: &[&str] = &[
+pub(super) const KEYS: &[&str] = &[
     "language",
     "version",
     "package_manager",

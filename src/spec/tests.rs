@@ -758,26 +758,6 @@ impl Rng {
     }
 }
 
-const KNOWN: &[&str] = &[
-    "language",
-    "version",
-    "package_manager",
-    "manifests",
-    "app",
-    "workdir",
-    "install",
-    "build",
-    "run",
-    "port",
-    "env",
-    "build_env",
-    "user",
-    "base",
-    "runtime",
-    "packages",
-    "labels",
-    "cache",
-];
 
 /// One generated spec; `round` chooses its structure.
 fn structured_spec(rng: &mut Rng, round: usize) -> String {
@@ -792,7 +772,7 @@ fn structured_spec(rng: &mut Rng, round: usize) -> String {
                 let key = if rng.below(3) == 0 {
                     format!("key_{i}")
                 } else {
-                    rng.pick(KNOWN).to_string()
+                    rng.pick(parse::KEYS).to_string()
                 };
                 let value = rng.value(2);
                 text.push_str(&format!("{key} = {value}\n"));
