@@ -200,6 +200,23 @@ impl ContextSource for Directory {
     }
 
     async fn read_file(&mut self, path: &str) -> Result<Vec<u8>, Diagnostic> {
+        let data = self.read_at_most(path, MAX_FILE_BYTES + 1)?;
+        if data.len() > MAX_FILE_BYTES {
+            return Err(Diagnostic::plain(format!(
+                "`{path}` is larger than {} MiB, too large for a manifest",
+                MAX_FILE_BYTES >> 20
+            )));
+        }
+        Ok(data)
+    }
+
+    async fn read_head(&mut self, path: &str, limit: usize) -> Result<Vec<u8>, Diagnostic> {
+        self.read_at_most(path, limit)
+    }
+}
+
+impl Directory {
+    fn read_at_most(&self, path: &str, limit: usize) -> Result<Vec<u8>, Diagnostic> {
         let failed = |e: std::io::Error| Diagnostic::plain(format!("reading {path}: {e}"));
         // A link inside the context may lead to another that leaves it: check where the chain ends.
         let real = self.root.join(path).canonicalize().map_err(failed)?;
@@ -211,17 +228,8 @@ impl ContextSource for Directory {
         }
         let file = std::fs::File::open(&real).map_err(failed)?;
         let mut data = Vec::new();
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(file, MAX_FILE_BYTES as u64 + 1),
-            &mut data,
-        )
-        .map_err(failed)?;
-        if data.len() > MAX_FILE_BYTES {
-            return Err(Diagnostic::plain(format!(
-                "`{path}` is larger than {} MiB, too large for a manifest",
-                MAX_FILE_BYTES >> 20
-            )));
-        }
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, limit as u64), &mut data)
+            .map_err(failed)?;
         Ok(data)
     }
 }

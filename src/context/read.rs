@@ -3,7 +3,7 @@
 //! needs. The edges only supply a [`ContextSource`] (a directory for the CLI, BuildKit's
 //! ReadDir/ReadFile for the frontend), so the two cannot disagree about what a project holds.
 
-use super::ContextFiles;
+use super::{ContextFiles, HEAD_BYTES};
 use crate::diag::{Diagnostic, Diagnostics, Location, Position};
 use crate::pattern::{PatternSet, clean_relative, parse_ignore_file};
 use crate::recipe::Recipe;
@@ -43,6 +43,13 @@ pub trait ContextSource {
     async fn read_dirs(&mut self, dirs: &[String]) -> Result<Vec<Vec<Entry>>, Diagnostic>;
     /// A file's contents; a source may refuse files over [`MAX_FILE_BYTES`].
     async fn read_file(&mut self, path: &str) -> Result<Vec<u8>, Diagnostic>;
+    /// The first `limit` bytes of a file (all of it when it is shorter). Sources that can read a
+    /// range should: this default reads the whole file.
+    async fn read_head(&mut self, path: &str, limit: usize) -> Result<Vec<u8>, Diagnostic> {
+        let mut data = self.read_file(path).await?;
+        data.truncate(limit);
+        Ok(data)
+    }
 }
 
 /// `.dockerignore` patterns in effect: `<spec>.dockerignore` beside the spec wins over the
@@ -85,6 +92,13 @@ pub async fn read_context<S: ContextSource>(
             .filter(|p| !ctx.exists(p))
             .collect();
         let to_read = recipe.files_to_read(spec, &fresh);
+        let heads: Vec<String> = recipe
+            .heads_to_read(spec, &fresh)
+            .into_iter()
+            .filter(|h| !to_read.contains(h))
+            .collect();
+        // One byte over the head: the reader then knows whether there is more.
+        let head_limit = HEAD_BYTES + 1;
         for (path, link) in &listed {
             if let Some(target) = link {
                 let resolved = resolve_link(path, target)?;
@@ -93,14 +107,26 @@ pub async fn read_context<S: ContextSource>(
                     // the CLI reads the same file.
                     let data = source.read_file(&resolved).await?;
                     ctx.add_content(path.clone(), data);
+                } else if !ctx.exists(path) && heads.contains(path) {
+                    let data = source.read_head(&resolved, head_limit).await?;
+                    ctx.add_head(path.clone(), data);
                 }
             }
         }
-        for path in &to_read {
-            if !ctx.exists(path) && listed.iter().any(|(p, link)| p == path && link.is_none()) {
-                let data = source.read_file(path).await?;
-                ctx.add_content(path.clone(), data);
-            }
+        let not_a_link = |path: &String| {
+            !ctx.exists(path) && listed.iter().any(|(p, link)| p == path && link.is_none())
+        };
+        let (to_read, heads): (Vec<&String>, Vec<&String>) = (
+            to_read.iter().filter(|p| not_a_link(p)).collect(),
+            heads.iter().filter(|p| not_a_link(p)).collect(),
+        );
+        for path in to_read {
+            let data = source.read_file(path).await?;
+            ctx.add_content(path.clone(), data);
+        }
+        for path in heads {
+            let data = source.read_head(path, head_limit).await?;
+            ctx.add_head(path.clone(), data);
         }
         for (path, _) in listed {
             ctx.add_listed(path);
@@ -366,6 +392,58 @@ mod tests {
                 .unwrap_err()
                 .contains("outside the build context")
         );
+    }
+
+    /// Reads only the first lines of every file it lists.
+    struct Heads;
+
+    impl Recipe for Heads {
+        fn language(&self) -> &'static str {
+            "heads"
+        }
+
+        fn probe(&self, _: &Spec, _: &ContextFiles) -> Vec<String> {
+            vec!["*.lock".to_string()]
+        }
+
+        fn files_to_read(&self, _: &Spec, _: &[&str]) -> Vec<String> {
+            Vec::new()
+        }
+
+        fn heads_to_read(&self, _: &Spec, listed: &[&str]) -> Vec<String> {
+            listed.iter().map(|p| p.to_string()).collect()
+        }
+
+        fn conventions(&self, _: &Spec, _: &ContextFiles) -> Result<Conventions, Diagnostics> {
+            unreachable!("only reading is tested here")
+        }
+    }
+
+    #[test]
+    fn heads_are_read_as_far_as_their_first_lines() {
+        let big: &'static str =
+            Box::leak(format!("# header\n{}", "x\n".repeat(HEAD_BYTES)).into_boxed_str());
+        let mut source = Memory::new(&[
+            ("big.lock", big),
+            ("small.lock", "one\n"),
+            ("link.lock", "@big.lock"),
+        ]);
+        let spec = crate::recipe::tests::spec("language = \"heads\"\n");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ctx = rt
+            .block_on(read_context(&mut source, &spec, &Heads, Vec::new()))
+            .unwrap();
+        assert_eq!(ctx.text("small.lock"), Some("one\n"));
+        assert_eq!(ctx.text("big.lock"), None);
+        let head = ctx.head("big.lock").unwrap();
+        assert!(
+            head.starts_with("# header\nx\n") && head.len() <= HEAD_BYTES,
+            "{}",
+            head.len()
+        );
+        assert_eq!(ctx.head("link.lock"), Some(head), "read through the link");
     }
 
     #[test]

@@ -407,6 +407,27 @@ impl ContextSource for GatewayContext<'_> {
             }
         }
     }
+
+    async fn read_head(&mut self, path: &str, limit: usize) -> Result<Vec<u8>, Diagnostic> {
+        // One ranged read: a lockfile's header, never the lockfile.
+        let request = gw::ReadFileRequest {
+            r#ref: self.reference.clone(),
+            file_path: path.to_string(),
+            range: Some(gw::FileRange {
+                offset: 0,
+                length: limit.min(READ_CHUNK) as i64,
+            }),
+            ..Default::default()
+        };
+        Ok(self
+            .bridge
+            .client
+            .read_file(request)
+            .await
+            .map_err(|s| daemon_error(format!("reading {path}"), &s))?
+            .into_inner()
+            .data)
+    }
 }
 
 fn too_large(path: &str) -> Diagnostic {

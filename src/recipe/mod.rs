@@ -120,6 +120,11 @@ pub trait Recipe: Sync {
     fn probe(&self, spec: &Spec, found: &ContextFiles) -> Vec<String>;
     /// Which of the listed files the recipe needs to read.
     fn files_to_read(&self, spec: &Spec, listed: &[&str]) -> Vec<String>;
+    /// Which of the listed files the recipe needs only the first lines of
+    /// ([`crate::context::HEAD_BYTES`]): a lockfile's header, never the whole lockfile.
+    fn heads_to_read(&self, _spec: &Spec, _listed: &[&str]) -> Vec<String> {
+        Vec::new()
+    }
     fn conventions(&self, spec: &Spec, ctx: &ContextFiles) -> Result<Conventions, Diagnostics>;
 }
 
