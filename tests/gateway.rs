@@ -499,3 +499,26 @@ fn a_spec_of_several_megabytes_builds_under_the_daemon_message_limit() {
     let out = ok(bridge_for(&dir));
     assert!(out.result_graph().is_some());
 }
+
+/// A lockfile is read as far as its header (one ranged ReadFile), never whole: the header says
+/// which Yarn wrote it.
+#[test]
+fn lockfiles_are_read_as_far_as_their_header() {
+    let dir = example("yarn-berry");
+    let lock = std::fs::read_to_string(dir.path().join("yarn.lock")).unwrap();
+    assert!(
+        lock.len() > 8192,
+        "the example's lockfile is longer than a header"
+    );
+    let out = ok(bridge_for(&dir));
+    let lock_reads: Vec<_> = out.reads.iter().filter(|r| r.path == "yarn.lock").collect();
+    assert_eq!(lock_reads.len(), 1, "{:?}", out.reads);
+    assert_eq!(lock_reads[0].range, Some((0, 4097)));
+    let g = out.result_graph().unwrap();
+    let install = g.find("yarn install --immutable").unwrap();
+    assert_eq!(
+        g.locals_under(install)[0].include_patterns(),
+        ["package.json", "yarn.lock"]
+    );
+    assert!(g.find("npm install -g --prefix /opt/yarn").is_some());
+}
