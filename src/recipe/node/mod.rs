@@ -986,6 +986,10 @@ fn check_sources(package: &Package, ctx: &ContextFiles, tool: Tool) -> Result<()
             let Some(value) = spec_value.as_str() else {
                 continue;
             };
+            // Each is located by a search of package.json: a bounded number of them.
+            if errors.len() >= MAX_SOURCE_ERRORS {
+                break;
+            }
             if let Some(d) = local_dependency(package, section, name, value, &suggest) {
                 errors.push(d);
             }
@@ -1003,6 +1007,9 @@ fn check_sources(package: &Package, ctx: &ContextFiles, tool: Tool) -> Result<()
         Err(Diagnostics(errors))
     }
 }
+
+/// Errors `check_sources` reports at most: enough to show the pattern of the mistake.
+const MAX_SOURCE_ERRORS: usize = 20;
 
 fn member_manifests(members: &[String]) -> Vec<String> {
     members
@@ -1050,9 +1057,13 @@ fn local_dependency(
                 || value.starts_with("~/"))
             .then_some(value)
         });
+    let workspace = value.starts_with("workspace:");
+    if path.is_none() && !workspace {
+        return None;
+    }
     let shown = redact_credentials(value);
     let at = package.span(name, Some(value));
-    if value.starts_with("workspace:") {
+    if workspace {
         return Some(
             package
                 .error(

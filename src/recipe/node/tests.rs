@@ -1143,3 +1143,23 @@ fn package_json_spans() {
     );
     assert_eq!(p.span("absent", None), 0..0);
 }
+
+/// A package.json of many local dependencies: a bounded report, found in linear time.
+#[test]
+fn many_local_dependencies_are_reported_boundedly() {
+    let deps: Vec<String> = (0..5000)
+        .map(|i| format!("\"d{i}\": \"file:./d{i}\""))
+        .collect();
+    let package = format!("{{\"dependencies\": {{{}}}}}", deps.join(", "));
+    let started = std::time::Instant::now();
+    let e = err(
+        NODE,
+        &[("package.json", &package), ("pnpm-lock.yaml", PNPM_LOCK)],
+    );
+    assert_eq!(e.lines().count(), MAX_SOURCE_ERRORS);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
