@@ -21,5 +21,5 @@ COPY --from=build /strata /strata
 # Frontends need no network: BuildKit hands everything over the gRPC pipe.
 LABEL moby.buildkit.frontend.network.none="true"
 # Only what Strata implements: LLB inputs as the context, and named contexts (images only).
-LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.contexts"
+LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts"
 ENTRYPOINT ["/strata", "frontend"]

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# base-images.sh 26|20 [busybox|python|node ...] -- make the local base images the tests use
-# instead of official images (no registry is reachable here), in that engine's image store:
+# base-images.sh 28|26|20 [busybox|python|node|rust|debian ...] -- make the local base images the
+# tests use instead of official images (no registry is reachable here), in that engine's image
+# store (without flavors: busybox, python, node; the Rust tests ask for rust and debian):
 #
 #   local/strata-busybox:test  busybox-static, /bin/sh and applets (tiny, for fast tests)
 #   local/strata-python:test   bookworm minbase + python3, python3-venv, python-is-python3
 #   local/strata-node:test     bookworm minbase + nodejs, npm
+#   local/strata-rust:test     trixie minbase + rustc, cargo (1.85), gcc, libc6-dev; CARGO_HOME and
+#                              PATH as in the official rust image (a stand-in for rust:1-slim-bookworm)
+#   local/strata-debian:test   bookworm minbase (a stand-in for debian:bookworm-slim)
 #
-# Python and node carry ca-certificates plus the HOST's CA bundle over
-# /etc/ssl/certs/ca-certificates.crt: HTTPS to PyPI and npm goes through an intercepting proxy
-# whose CA only the host bundle holds.
+# The Debian images carry ca-certificates plus the HOST's CA bundle over
+# /etc/ssl/certs/ca-certificates.crt: HTTPS to PyPI, npm and crates.io goes through an
+# intercepting proxy whose CA only the host bundle holds.
 #
-# The rootfs tarballs are cached under $STRATA_CACHE (default /var/tmp/strata/rootfs) for both
-# engines: the first run debootstraps (about 1.5 min), later runs and the other engine only
+# The rootfs tarballs are cached under $STRATA_CACHE (default /var/tmp/strata/rootfs) for all
+# engines: the first run debootstraps (about 1.5 min), later runs and the other engines only
 # import (seconds). The cached tarball a given image is imported from is keyed on the host CA
 # bundle's sha256, so a bundle that changed since (new boot, new proxy CA) is never baked in.
 # Idempotent: an image is skipped when this script imported it from the same recipe and CA
@@ -27,7 +31,13 @@ flavors=("$@")
 
 "$here/docker-up.sh" "$STRATA_ENGINE"
 
-SUITE=bookworm
+# The Debian release of each flavor: bookworm, except where a toolchain version needs a newer one.
+suite() {
+  case "$1" in
+    rust) echo trixie ;; # rustc/cargo 1.85 (bookworm has 1.63)
+    *) echo bookworm ;;
+  esac
+}
 HOST_CA=${STRATA_HOST_CA:-/etc/ssl/certs/ca-certificates.crt}
 CA_SHA=$(sha256sum "$HOST_CA" | cut -c1-64)
 MIRROR=$(strata_mirror)
@@ -49,7 +59,10 @@ packages() {
     # `debootstrap --include=nodejs,npm` fails (unconfigured dependencies), so these are
     # installed with apt in a chroot of the finished minbase.
     node) echo nodejs npm ;;
-    *) strata_die "unknown image '$1' (busybox, python, node)" ;;
+    # gcc and libc6-dev: rustc links through cc, as in the official image.
+    rust) echo rustc cargo gcc libc6-dev ;;
+    debian) ;;
+    *) strata_die "unknown image '$1' (busybox, python, node, rust, debian)" ;;
   esac
 }
 
@@ -71,12 +84,17 @@ changes() {
       printf '%s\n' 'CMD ["python3"]'
       ;;
     node) printf '%s\n' 'CMD ["node"]' ;;
+    # Debian's cargo is /usr/bin/cargo; CARGO_HOME (registry, git) where the official image has it.
+    rust) printf '%s\n' 'ENV CARGO_HOME=/usr/local/cargo' \
+      'ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      'CMD ["bash"]' ;;
+    debian) printf '%s\n' 'CMD ["bash"]' ;;
   esac
 }
 
 # Names the cached rootfs: only what goes into the filesystem, not the image config.
 recipe_key() {
-  printf '%s|%s|%s|%s' "$1" "$SUITE" "$(packages "$1")" "$RECIPE_REV" | sha256sum | cut -c1-12
+  printf '%s|%s|%s|%s' "$1" "$(suite "$1")" "$(packages "$1")" "$RECIPE_REV" | sha256sum | cut -c1-12
 }
 
 uses_host_ca() { [ "$1" != busybox ]; }
@@ -114,48 +132,52 @@ workdir() {
   [ -n "$WORK" ] || WORK=$(mktemp -d "$CACHE/.work.XXXXXX")
 }
 
-# debootstrap once per run; python and node are derived from copies of it.
+# minbase SUITE: debootstrap once per run and suite, into $WORK/minbase-SUITE; the flavors of that
+# suite are derived from copies of it.
 minbase() {
+  local suite=$1 mb
   workdir
-  [ -d "$WORK/minbase" ] && return 0
+  mb=$WORK/minbase-$suite
+  [ -d "$mb" ] && return 0
   strata_apt_install debootstrap
   local t0
   t0=$(strata_now)
   mkdir -p "$CACHE/debootstrap"
-  strata_log "debootstrap --variant=minbase $SUITE (debs cached in $CACHE/debootstrap)"
-  # ca-certificates here: the python and node images both need it, and the host bundle is
+  strata_log "debootstrap --variant=minbase $suite (debs cached in $CACHE/debootstrap)"
+  # ca-certificates here: every Debian flavor needs it, and the host bundle is
   # written over its output later.
   debootstrap --variant=minbase --include=ca-certificates --cache-dir="$CACHE/debootstrap" \
-    "$SUITE" "$WORK/minbase" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || {
+    "$suite" "$mb" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || {
     tail -n 40 "$WORK/debootstrap.log" >&2
     strata_die "debootstrap failed"
   }
-  # debootstrap writes only `deb <mirror> bookworm main`; an official image also has updates
+  # debootstrap writes only `deb <mirror> <suite> main`; an official image also has updates
   # and security, and tests that apt-get install in a build expect the same versions.
-  rm -f "$WORK/minbase/etc/apt/sources.list"
-  cat >"$WORK/minbase/etc/apt/sources.list.d/debian.sources" <<EOF
+  rm -f "$mb/etc/apt/sources.list"
+  cat >"$mb/etc/apt/sources.list.d/debian.sources" <<EOF
 Types: deb
 URIs: $MIRROR
-Suites: $SUITE $SUITE-updates
+Suites: $suite $suite-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
 URIs: $SECURITY_MIRROR
-Suites: $SUITE-security
+Suites: $suite-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
   # As in the official images: package scripts must never try to start services in a build.
-  printf '#!/bin/sh\nexit 101\n' >"$WORK/minbase/usr/sbin/policy-rc.d"
-  chmod 755 "$WORK/minbase/usr/sbin/policy-rc.d"
-  strata_log "minbase ready in $(strata_since "$t0")"
+  printf '#!/bin/sh\nexit 101\n' >"$mb/usr/sbin/policy-rc.d"
+  chmod 755 "$mb/usr/sbin/policy-rc.d"
+  strata_log "minbase $suite ready in $(strata_since "$t0")"
 }
 
 # chroot_apt ROOT PKG...: apt-get install in the rootfs, .debs cached across runs.
 chroot_apt() {
   local root=$1
   shift
+  [ $# -gt 0 ] || return 0
   mkdir -p "$CACHE/apt-archives/partial"
   mount -t proc proc "$root/proc"
   mount --bind "$CACHE/apt-archives" "$root/var/cache/apt/archives"
@@ -165,7 +187,7 @@ chroot_apt() {
   { "${run[@]}" update -qq && "${run[@]}" install -y -qq --no-install-recommends "$@"; } \
     >"$WORK/apt.log" 2>&1 || {
     tail -n 40 "$WORK/apt.log" >&2
-    strata_die "apt-get install $* in the $SUITE chroot failed"
+    strata_die "apt-get install $* in the ${root##*/} chroot failed"
   }
   umount "$root/var/cache/apt/archives"
   umount "$root/proc"
@@ -212,10 +234,11 @@ build_busybox() {
 }
 
 build_debian() {
-  local flavor=$1 out=$2 root
-  minbase
+  local flavor=$1 out=$2 root suite
+  suite=$(suite "$flavor")
+  minbase "$suite"
   root=$WORK/$flavor
-  cp -a "$WORK/minbase" "$root"
+  cp -a "$WORK/minbase-$suite" "$root"
   local t0
   t0=$(strata_now)
   # shellcheck disable=SC2046 # package list is a word list
@@ -278,7 +301,7 @@ for flavor in "${flavors[@]}"; do
     continue
   fi
   t0=$(strata_now)
-  # Both engines' runs may build at once; the cache is shared, so one builder at a time.
+  # Several engines' runs may build at once; the cache is shared, so one builder at a time.
   exec 7>"$CACHE/.lock"
   flock -w 1800 7 || strata_die "timeout waiting for $CACHE/.lock"
   if uses_host_ca "$flavor"; then ca_tar "$flavor"; else base_tar "$flavor"; fi
@@ -287,7 +310,7 @@ for flavor in "${flavors[@]}"; do
   old_id=$(strata_docker image inspect --format '{{.Id}}' "$name" 2>/dev/null || true)
   args=()
   while IFS= read -r c; do args+=(--change "$c"); done < <(changes "$flavor")
-  strata_docker import "${args[@]}" --message "strata test base image ($flavor, $SUITE)" \
+  strata_docker import "${args[@]}" --message "strata test base image ($flavor, $(suite "$flavor"))" \
     "$TAR" "$name" >/dev/null
   id=$(strata_docker image inspect --format '{{.Id}}' "$name")
   stamp "$flavor" "$id" >"$(stamp_file "$flavor")"

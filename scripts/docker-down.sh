@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docker-down.sh 26|20 -- stop one test engine started by docker-up.sh.
+# docker-down.sh 28|26|20 -- stop one test engine started by docker-up.sh.
 #
 # Stops the dockerd named in its pidfile (TERM, up to 30 s, then KILL), which stops its
 # containers and its managed containerd; then unmounts what the daemon left under its

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# docker-env.sh 26|20 [--plain] -- print the environment that points `docker` at one test engine.
+# docker-env.sh 28|26|20 [--plain] -- print the environment that points `docker` at one test engine.
 #
-#   eval "$(scripts/docker-env.sh 26)"   # docker, docker buildx, docker build (via buildx)
+#   eval "$(scripts/docker-env.sh 28)"   # docker, docker buildx, docker build (via buildx 0.29)
+#   eval "$(scripts/docker-env.sh 26)"   # docker, docker buildx, docker build (via buildx 0.13)
 #   eval "$(scripts/docker-env.sh 20)"   # docker build (20.10 CLI's own BuildKit client)
 #
 # --plain prints KEY=VALUE lines without quoting or `export` (no value contains spaces), for
@@ -22,7 +23,7 @@ path=$BIN_DIR
 IFS=: read -r -a parts <<<"${PATH:-}"
 for p in "${parts[@]}"; do
   case "$p" in
-    "$BIN_DIR" | "$STRATA_ROOT"/2[06]/bin | "") ;;
+    "$BIN_DIR" | "$STRATA_ROOT"/2[068]/bin | "") ;;
     *) path+=":$p" ;;
   esac
 done
@@ -31,7 +32,7 @@ vars=(
   "DOCKER_HOST=unix://$SOCK"
   "DOCKER_CONFIG=$CONFIG_DIR"
   "PATH=$path"
-  # 20: turns on the CLI's BuildKit client. 26: `docker build` goes through the buildx plugin.
+  # 20: turns on the CLI's BuildKit client. 28/26: `docker build` goes through the buildx plugin.
   "DOCKER_BUILDKIT=1"
   # Keeps buildx from adding provenance attestations (they need a registry-style exporter).
   "BUILDX_NO_DEFAULT_ATTESTATIONS=1"

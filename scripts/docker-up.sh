@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# docker-up.sh 26|20 -- install (first time) and start one of the two test engines.
+# docker-up.sh 28|26|20 -- install (first time) and start one of the three test engines.
 #
+#   28: Docker 28.5.2 + buildx 0.29 (BuildKit v0.25) + containerd 2.1 from Debian forky, unpacked
+#       into $STRATA_DOCKER28_PREFIX (default /opt/strata/docker28), run on bookworm's runc/tini.
 #   26: Docker 26.1.5 + buildx 0.13 (BuildKit v0.13) from Debian trixie, unpacked into
 #       $STRATA_DOCKER26_PREFIX (default /opt/strata/docker26), run on bookworm's containerd/runc.
 #   20: Debian bookworm's docker.io 20.10 (BuildKit v0.8), installed with apt.
 #
-# Both can run at once: each has its own socket, data-root, exec-root, pidfile, managed
-# containerd (own socket under its exec-root, own namespace) and bridge (strata26 172.30.26.1/24,
-# strata20 172.30.20.1/24). State lives in $STRATA_STATE (default /var/tmp/strata/<engine>).
+# All can run at once: each has its own socket, data-root, exec-root, pidfile, managed
+# containerd (own socket under its exec-root, own namespace) and bridge (strata28 172.30.28.1/24,
+# strata26 172.30.26.1/24, strata20 172.30.20.1/24). State lives in $STRATA_STATE (default
+# /var/tmp/strata/<engine>).
 # Idempotent: exits 0 at once when the engine already answers. Use the engine with
 #   eval "$(scripts/docker-env.sh 26)"
 set -euo pipefail
@@ -17,6 +20,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 strata_engine_init "${1:-}"
 
 [ "$(id -u)" = 0 ] || strata_die "must run as root (dockerd, bridges, iptables)"
+# Docker 28 keeps images in its classic store (overlay2) unless told otherwise;
+# STRATA_CONTAINERD_STORE=1 (engine 28 only) starts it with the containerd image store instead.
+# The two stores hold different images: give such a daemon its own STRATA_STATE. Only read when
+# the daemon starts (an engine already up stays as it is).
+containerd_store=${STRATA_CONTAINERD_STORE:-0}
+[ "$containerd_store" = 0 ] || [ "$STRATA_ENGINE" = 28 ] ||
+  strata_die "STRATA_CONTAINERD_STORE=1 is only for engine 28"
 mkdir -p "$STATE"
 
 # Callers (test harness, CI, a human) may race; one start at a time per engine.
@@ -29,7 +39,7 @@ t_all=$(strata_now)
 setup_cli_dirs() {
   mkdir -p "$BIN_DIR" "$CONFIG_DIR/cli-plugins"
   ln -sfn "$CLI" "$BIN_DIR/docker"
-  # 26: without the plugin the 26 CLI refuses DOCKER_BUILDKIT=1 ("buildx component is missing")
+  # 28/26: without the plugin their CLIs refuse DOCKER_BUILDKIT=1 ("buildx component is missing")
   # and the stray 28 client silently falls back to the legacy builder. 20: buildx is optional
   # (`docker build` uses the 20.10 CLI's own BuildKit client) but lets tests run bake/buildx.
   ln -sfn "$BUILDX_PLUGIN" "$CONFIG_DIR/cli-plugins/docker-buildx"
@@ -44,14 +54,23 @@ fi
 
 # --- install ---------------------------------------------------------------------------------
 t0=$(strata_now)
-if [ "$STRATA_ENGINE" = 26 ]; then
-  # containerd 1.6.20, runc 1.1.5 and tini (docker-init) from bookworm; iptables for our NAT.
-  strata_apt_install containerd runc tini iptables iproute2
-else
-  # docker.io pulls containerd, runc, tini and iptables itself.
-  strata_apt_install docker.io iptables iproute2
-fi
-strata_ensure_prefix26   # engine 26 itself, and the buildx plugin for both
+case "$STRATA_ENGINE" in
+  28)
+    # runc 1.1.5 and tini (docker-init) from bookworm; containerd comes with the forky prefix.
+    strata_apt_install runc tini iptables iproute2
+    strata_ensure_prefix28
+    ;;
+  26)
+    # containerd 1.6.20, runc 1.1.5 and tini (docker-init) from bookworm; iptables for our NAT.
+    strata_apt_install containerd runc tini iptables iproute2
+    strata_ensure_prefix26
+    ;;
+  20)
+    # docker.io pulls containerd, runc, tini and iptables itself.
+    strata_apt_install docker.io iptables iproute2
+    strata_ensure_prefix26   # for its buildx plugin
+    ;;
+esac
 setup_cli_dirs
 t_install=$(strata_since "$t0")
 
@@ -70,11 +89,15 @@ else
 
   # Own config file: never read /etc/docker/daemon.json (it may belong to another daemon).
   # features.buildkit makes even a plain `docker build` (no DOCKER_BUILDKIT) use BuildKit on 20.10.
-  cat >"$DAEMON_JSON" <<'EOF'
-{
-  "features": { "buildkit": true }
-}
-EOF
+  features='"buildkit": true'
+  storage=overlay2
+  if [ "$containerd_store" != 0 ]; then
+    features+=', "containerd-snapshotter": true'
+    # The containerd store takes containerd's snapshotter name: with `overlay2` every image
+    # unpack fails ("snapshotter not loaded: overlay2").
+    storage=overlayfs
+  fi
+  printf '{\n  "features": { %s }\n}\n' "$features" >"$DAEMON_JSON"
 
   args=(
     --config-file "$DAEMON_JSON"
@@ -86,13 +109,17 @@ EOF
     --containerd-plugins-namespace "$CTR_NS-plugins"
     --bridge "$BRIDGE" --iptables=false --ip-masq=false
     # Fail loudly rather than fall back to vfs, which would make every build crawl.
-    --storage-driver overlay2
-    # Keep the two engines' container cgroups apart (cgroup v1 here).
+    --storage-driver "$storage"
+    # Keep the engines' container cgroups apart (cgroup v1 here).
     --cgroup-parent "/$CTR_NS"
     # Tests' containers often ignore SIGTERM as pid 1 (python -m http.server); don't let a
     # docker-down wait the default 15 s for each.
     --shutdown-timeout 5
   )
+  # Docker 27+ defaults to --ip6tables=true, independently of --iptables: dockerd 28 then adds
+  # DOCKER* chains and jumps to the host's shared ip6tables filter and nat tables (as seen on
+  # this machine). 20.10 and 26.1 default to false; their command lines are left as tested.
+  [ "$STRATA_ENGINE" != 28 ] || args+=(--ip6tables=false)
   # A system containerd socket would be picked up instead of a managed containerd; the distinct
   # namespace above keeps the engines apart even then, but say so.
   [ ! -S /run/containerd/containerd.sock ] ||

@@ -12,7 +12,7 @@ use crate::caps::Caps;
 use crate::context::{
     ContextSource, Entry, EntryKind, MAX_FILE_BYTES, ignore_patterns, read_context,
 };
-use crate::diag::{Diagnostic, Diagnostics, SourceText};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::lower::{self, Context, LowerInput};
 use crate::options::{BuildOptions, parse_options};
 use crate::platform::Platform;
@@ -115,9 +115,18 @@ fn prepare(t: &Target) -> Result<Prepared, Diagnostics> {
         opts.insert("platform".into(), p.clone());
     }
     let options = parse_options(&opts)?;
+    if options.platforms.len() > 1 {
+        return Err(Diagnostic::option(
+            "platform",
+            "`strata plan` and `strata llb` show one platform at a time",
+        )
+        .help("pass one `--platform`")
+        .into());
+    }
     let platform = options
-        .platform
-        .clone()
+        .platforms
+        .first()
+        .cloned()
         .unwrap_or_else(Platform::linux_amd64);
 
     let file = match &t.file {
@@ -126,12 +135,12 @@ fn prepare(t: &Target) -> Result<Prepared, Diagnostics> {
         None => "Dockerfile".into(),
     };
     let spec_path = t.dir.join(&file);
-    let text = std::fs::read_to_string(&spec_path).map_err(|e| {
+    let text = std::fs::read(&spec_path).map_err(|e| {
         Diagnostic::plain(format!("cannot read the spec {}: {e}", spec_path.display()))
             .help("pass the spec with -f, relative to the directory")
     })?;
     let spec = spec::parse(
-        SourceText::new(&file, text),
+        spec::decode(&file, text)?,
         &options.spec_args(&platform, &platform),
     )?;
 

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
 /// A position in a text file, 1-based like compilers and editors print it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,10 +116,15 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// A named text whose byte offsets we turn into line/column positions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `name` and `text` are read-only after construction: positions come from an index of `text`
+/// built on the first lookup and shared by every clone, so that reporting thousands of errors in
+/// one file costs a binary search each instead of a scan from the start of the file.
+#[derive(Clone)]
 pub struct SourceText {
     pub name: String,
     pub text: String,
+    index: Arc<OnceLock<LineIndex>>,
 }
 
 impl SourceText {
@@ -126,15 +132,17 @@ impl SourceText {
         SourceText {
             name: name.into(),
             text: text.into(),
+            index: Arc::default(),
         }
     }
 
     pub fn position(&self, offset: usize) -> Position {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let index = self.index.get_or_init(|| LineIndex::new(&self.text));
+        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
+        let line = index.line_starts.partition_point(|&s| s <= offset);
+        let line_start = index.line_starts[line - 1];
+        let column =
+            index.chars_before(&self.text, offset) - index.chars_before(&self.text, line_start) + 1;
         Position { line, column }
     }
 
@@ -147,6 +155,71 @@ impl SourceText {
     }
 }
 
+// The index is a cache of `text`: equal texts are equal sources whether or not it was built yet.
+impl PartialEq for SourceText {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.text == other.text
+    }
+}
+
+impl Eq for SourceText {}
+
+impl fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceText")
+            .field("name", &self.name)
+            .field("text", &self.text)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Characters are counted from checkpoints this many bytes apart, so a column on a line of any
+/// length (a one-line inline table with thousands of errors) costs at most one block's scan.
+const BLOCK: usize = 256;
+
+struct LineIndex {
+    /// Byte offset of the start of each line; the first is 0.
+    line_starts: Vec<usize>,
+    /// Characters before byte `i * BLOCK`, for every `i * BLOCK <= text.len()`.
+    chars_at_block: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let mut line_starts = vec![0];
+        let mut chars_at_block = Vec::with_capacity(text.len() / BLOCK + 1);
+        let mut chars = 0;
+        for (i, &b) in text.as_bytes().iter().enumerate() {
+            if i % BLOCK == 0 {
+                chars_at_block.push(chars);
+            }
+            chars += usize::from(starts_char(b));
+            if b == b'\n' {
+                line_starts.push(i + 1);
+            }
+        }
+        if text.len() % BLOCK == 0 {
+            chars_at_block.push(chars);
+        }
+        LineIndex {
+            line_starts,
+            chars_at_block,
+        }
+    }
+
+    /// Characters in `text[..offset]`; `offset` is at most `text.len()`.
+    fn chars_before(&self, text: &str, offset: usize) -> usize {
+        let block = offset / BLOCK;
+        let tail = &text.as_bytes()[block * BLOCK..offset];
+        self.chars_at_block[block] + tail.iter().filter(|&&b| starts_char(b)).count()
+    }
+}
+
+/// Whether a byte begins a UTF-8 character (is not a continuation byte).
+fn starts_char(b: u8) -> bool {
+    b & 0xC0 != 0x80
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
@@ -156,38 +229,46 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 
 /// The known name closest to `unknown`, if it is close enough to be a plausible typo.
 pub fn closest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (unknown.chars().count() / 3).max(1);
-    known
-        .into_iter()
-        .map(|k| (edit_distance(unknown, k), k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+    let unknown: Vec<char> = unknown.chars().collect();
+    let limit = (unknown.len() / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for k in known {
+        let k_chars: Vec<char> = k.chars().collect();
+        // The distance is at least the difference in length: skipping those keeps a very long
+        // unknown name from costing its length times each known name's.
+        if unknown.len().abs_diff(k_chars.len()) > limit {
+            continue;
+        }
+        let d = edit_distance(&unknown, &k_chars);
+        if d <= limit && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, k));
+        }
+    }
+    best.map(|(_, k)| k)
 }
 
 /// Optimal string alignment distance: edits plus adjacent transpositions (`buidl` → `build` is 1).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
+/// Three rows of the table are enough, and keep it cheap for the thousands of unknown keys a
+/// mangled spec can have.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current: Vec<usize> = vec![0; b.len() + 1];
     for i in 1..=a.len() {
+        current[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            current[j] = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+                current[j] = current[j].min(before[j - 2] + 1);
             }
         }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
     }
-    d[a.len()][b.len()]
+    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -201,6 +282,54 @@ mod tests {
         assert_eq!(src.position(6), Position { line: 2, column: 1 });
         // 'é' is two bytes but one column.
         assert_eq!(src.position(9), Position { line: 2, column: 3 });
+    }
+
+    /// The index gives what a scan from the start of the text gives, at every offset: mid-line,
+    /// line ends, inside multi-byte characters, across block boundaries and past the end.
+    #[test]
+    fn indexed_positions_match_a_scan_from_the_start() {
+        fn scanned(text: &str, offset: usize) -> Position {
+            let before = &text[..floor_char_boundary(text, offset.min(text.len()))];
+            Position {
+                line: before.matches('\n').count() + 1,
+                column: before.rsplit('\n').next().unwrap_or("").chars().count() + 1,
+            }
+        }
+        let long_line = "é€x🦀".repeat(200);
+        let texts = [
+            String::new(),
+            "\n\n".to_string(),
+            "a = 1\r\nbé = \"x\"\n".to_string(),
+            format!("{long_line}\n{long_line}\nend"),
+            "x".repeat(BLOCK * 3),
+            format!("{}\n", "é".repeat(BLOCK)),
+        ];
+        for text in &texts {
+            let src = SourceText::new("t", text.as_str());
+            for offset in 0..=text.len() + 2 {
+                assert_eq!(
+                    src.position(offset),
+                    scanned(text, offset),
+                    "offset {offset} of {text:?}"
+                );
+            }
+            // Clones share the index and compare by content.
+            assert_eq!(src.clone(), SourceText::new("t", text.as_str()));
+        }
+    }
+
+    #[test]
+    fn a_very_long_unknown_name_is_compared_quickly() {
+        let long = "x".repeat(200_000);
+        let started = std::time::Instant::now();
+        for _ in 0..20 {
+            assert_eq!(closest(&long, ["workdir", "manifests", "run"]), None);
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod caps;
 pub mod cli;
 pub mod context;
 pub mod diag;
+pub mod explain;
 pub mod gateway;
 pub mod image;
 pub mod llb;

@@ -72,8 +72,15 @@ pub struct BuildOptions {
     pub target: Option<StageName>,
     pub build_args: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
-    /// `None`: the worker's default platform.
-    pub platform: Option<Platform>,
+    /// The target platforms (`--platform a,b`), in the order given; empty: the worker's default.
+    pub platforms: Vec<Platform>,
+    /// Whether the result is a list of images, one per platform (`refs`), even for one platform
+    /// (buildx sends `multi-platform` for the image stores that take such lists).
+    pub multi_platform: bool,
+    /// A `--call` subrequest (`requestid`), answered instead of building.
+    pub request: Option<Request>,
+    /// `SOURCE_DATE_EPOCH` (a build argument): the time reproducible images carry.
+    pub source_date_epoch: Option<u64>,
     pub no_cache: NoCache,
     pub resolve_mode: ResolveMode,
     pub cache_imports: Vec<CacheImport>,
@@ -86,6 +93,8 @@ pub struct BuildOptions {
     /// Named contexts (`--build-context NAME=docker-image://REF`), by name: replacements for the
     /// base images the spec or a recipe names.
     pub named_contexts: BTreeMap<String, ImageRef>,
+    /// `NAME::PLATFORM` variants, by (name, normalized platform): they win for that platform.
+    pub platform_contexts: BTreeMap<(String, String), ImageRef>,
     /// Per-local session overrides (`local-sessionid:<name>`).
     pub local_sessions: BTreeMap<String, String>,
     /// Options this version does not know; the caller reports them as warnings.
@@ -99,7 +108,10 @@ impl Default for BuildOptions {
             target: None,
             build_args: BTreeMap::new(),
             labels: BTreeMap::new(),
-            platform: None,
+            platforms: Vec::new(),
+            multi_platform: false,
+            request: None,
+            source_date_epoch: None,
             no_cache: NoCache::Off,
             resolve_mode: ResolveMode::Default,
             cache_imports: Vec::new(),
@@ -109,13 +121,48 @@ impl Default for BuildOptions {
             dockerfile_local: "dockerfile".into(),
             context_local: "context".into(),
             named_contexts: BTreeMap::new(),
+            platform_contexts: BTreeMap::new(),
             local_sessions: BTreeMap::new(),
             ignored: Vec::new(),
         }
     }
 }
 
+/// A `--call` subrequest Strata answers (`requestid=frontend.<name>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    Describe,
+    Outline,
+    Targets,
+    Lint,
+}
+
+impl Request {
+    pub const ALL: [Request; 4] = [
+        Request::Outline,
+        Request::Targets,
+        Request::Lint,
+        Request::Describe,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Request::Describe => "frontend.subrequests.describe",
+            Request::Outline => "frontend.outline",
+            Request::Targets => "frontend.targets",
+            Request::Lint => "frontend.lint",
+        }
+    }
+}
+
 impl BuildOptions {
+    /// The image a named context puts in place of `name` for a build on `platform`.
+    pub fn named_context(&self, name: &str, platform: &Platform) -> Option<&ImageRef> {
+        self.platform_contexts
+            .get(&(name.to_string(), platform.to_string()))
+            .or_else(|| self.named_contexts.get(name))
+    }
+
     /// The values `${NAME}` can take in the spec: `--build-arg`s plus the platform arguments
     /// Dockerfiles get automatically (`TARGETARCH`…), which a build arg of the same name overrides.
     pub fn spec_args(&self, target: &Platform, build: &Platform) -> BTreeMap<String, String> {
@@ -159,6 +206,15 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
             continue;
         }
         if let Some(name) = key.strip_prefix("build-arg:") {
+            if name == "SOURCE_DATE_EPOCH" && !value.is_empty() {
+                match value.trim().parse::<u64>() {
+                    Ok(n) => o.source_date_epoch = Some(n),
+                    Err(_) => diags.push(
+                        Diagnostic::option(key, format!("`{value}` is not a number of seconds"))
+                            .help("SOURCE_DATE_EPOCH is seconds since 1970, e.g. `$(git log -1 --format=%ct)`"),
+                    ),
+                }
+            }
             o.build_args.insert(name.to_string(), value.clone());
             continue;
         }
@@ -203,31 +259,15 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
                 ),
             },
             "platform" => {
-                let list: Vec<&str> = value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect();
-                match list.as_slice() {
-                    [] => {}
-                    [one] => match Platform::parse(one) {
-                        Ok(p) => o.platform = Some(p),
+                for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    match Platform::parse(item) {
+                        Ok(p) if o.platforms.contains(&p) => {}
+                        Ok(p) => o.platforms.push(p),
                         Err(e) => diags.push(Diagnostic::option(key, e)),
-                    },
-                    _ => diags.push(
-                        unsupported(key, "building several platforms in one build")
-                            .help("build one `--platform` per invocation"),
-                    ),
+                    }
                 }
             }
-            "multi-platform" => {
-                if value == "true" {
-                    diags.push(
-                        unsupported(key, "a multi-platform build")
-                            .help("build one `--platform` per invocation"),
-                    );
-                }
-            }
+            "multi-platform" => o.multi_platform = value == "true",
             "no-cache" => {
                 o.no_cache = if value.is_empty() {
                     NoCache::All
@@ -332,32 +372,40 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
                     diags.push(unsupported(key, "a context subdirectory"));
                 }
             }
-            "requestid" => {
-                if !value.is_empty() {
-                    diags.push(
-                        Diagnostic::option(key, format!("unsupported request {value}"))
-                            .help("Strata answers builds only, not `--call`/`--check`"),
-                    );
-                }
-            }
+            "requestid" if value.is_empty() => {}
+            "requestid" => match Request::ALL.into_iter().find(|r| r.id() == value) {
+                Some(r) => o.request = Some(r),
+                // buildx matches this message to fall back to the Dockerfile frontend's answer.
+                None => diags.push(
+                    Diagnostic::option(key, format!("unsupported request {value}")).help(format!(
+                        "Strata answers {}",
+                        Request::ALL.map(Request::id).join(", ")
+                    )),
+                ),
+            },
             _ => o.ignored.push(key.to_string()),
         }
     }
-    // A per-platform named context wins over the plain one for that platform.
-    let target = o.platform.as_ref().map(Platform::to_string);
+    if o.platforms.len() > 1 {
+        o.multi_platform = true;
+    }
     for (key, value) in platform_contexts {
         let rest = &key["context:".len()..];
         let Some((name, platform)) = rest.split_once("::") else {
             continue;
         };
-        let wanted = Platform::parse(platform).map(|p| p.to_string()).ok();
-        if wanted.is_some() && wanted == target {
-            match named_context(&key, &value) {
-                Ok(r) => {
-                    o.named_contexts.insert(name.to_string(), r);
-                }
-                Err(d) => diags.push(d),
+        let platform = match Platform::parse(platform) {
+            Ok(p) => p.to_string(),
+            Err(e) => {
+                diags.push(Diagnostic::option(&key, e));
+                continue;
             }
+        };
+        match named_context(&key, &value) {
+            Ok(r) => {
+                o.platform_contexts.insert((name.to_string(), platform), r);
+            }
+            Err(d) => diags.push(d),
         }
     }
     if diags.is_empty() {
@@ -412,7 +460,7 @@ mod tests {
         assert_eq!(o.build_args["X"], "1");
         assert_eq!(o.labels["a"], "b");
         assert_eq!(o.no_cache, NoCache::All);
-        assert_eq!(o.platform, Some(Platform::linux_amd64()));
+        assert_eq!(o.platforms, [Platform::linux_amd64()]);
         assert_eq!(o.target, Some(StageName::Deps));
         assert!(o.cache_imports.is_empty());
         assert!(o.ignored.is_empty());
@@ -441,16 +489,16 @@ mod tests {
     fn errors_name_the_option() {
         let cases = [
             (
-                ("platform", "linux/amd64,linux/arm64"),
-                "build option `platform`: building several platforms",
+                ("platform", "linux/amd64,windows/"),
+                "build option `platform`: ",
             ),
             (
                 ("target", "final"),
                 "build option `target`: there is no stage `final`",
             ),
             (
-                ("requestid", "frontend.outline"),
-                "build option `requestid`: unsupported request frontend.outline",
+                ("requestid", "frontend.convertllb"),
+                "build option `requestid`: unsupported request frontend.convertllb",
             ),
             (
                 ("image-resolve-mode", "always"),
@@ -486,14 +534,38 @@ mod tests {
             ("platform", "linux/amd64"),
         ]))
         .unwrap();
-        assert_eq!(
-            o.named_contexts["python:3.12-slim"].to_string(),
-            "docker.io/local/py:1"
-        );
-        assert_eq!(
-            o.named_contexts["node:22-slim"].to_string(),
-            "docker.io/local/node:amd"
-        );
+        let amd = Platform::linux_amd64();
+        let arm = Platform::parse("linux/arm64").unwrap();
+        let named = |name: &str, p: &Platform| o.named_context(name, p).unwrap().to_string();
+        assert_eq!(named("python:3.12-slim", &arm), "docker.io/local/py:1");
+        assert_eq!(named("node:22-slim", &amd), "docker.io/local/node:amd");
+        assert_eq!(named("node:22-slim", &arm), "docker.io/local/node:arm");
+        assert!(o.named_context("ruby:3", &amd).is_none());
+    }
+
+    #[test]
+    fn several_platforms_make_a_multi_platform_build() {
+        let o =
+            parse_options(&opts(&[("platform", "linux/amd64, linux/386,linux/amd64")])).unwrap();
+        let ids: Vec<String> = o.platforms.iter().map(Platform::to_string).collect();
+        assert_eq!(ids, ["linux/amd64", "linux/386"]);
+        assert!(o.multi_platform);
+        let one = parse_options(&opts(&[("platform", "linux/386")])).unwrap();
+        assert!(!one.multi_platform);
+        let asked = parse_options(&opts(&[
+            ("platform", "linux/386"),
+            ("multi-platform", "true"),
+        ]))
+        .unwrap();
+        assert!(asked.multi_platform);
+    }
+
+    #[test]
+    fn subrequests_are_recognised() {
+        for r in Request::ALL {
+            let o = parse_options(&opts(&[("requestid", r.id())])).unwrap();
+            assert_eq!(o.request, Some(r));
+        }
     }
 
     #[test]

@@ -34,6 +34,37 @@ pub fn clean_relative(path: &str) -> Result<String, String> {
     })
 }
 
+/// [`clean_relative`] for a pattern. A `..` after a wildcard is refused rather than cleaned away
+/// with it: `**/../x` would become `x`, yet `**` can match no directory at all, so the pattern as
+/// written reaches `../x`, outside the context.
+pub fn clean_relative_pattern(pattern: &str) -> Result<String, String> {
+    let mut after_wildcard = false;
+    for part in pattern.split('/') {
+        if part == ".." && after_wildcard {
+            return Err(format!(
+                "`{pattern}` has `..` after a wildcard, so it may point outside the build context"
+            ));
+        }
+        after_wildcard |= has_wildcard(part);
+    }
+    clean_relative(pattern)
+}
+
+/// Whether a path component has an unescaped `*`, `?` or `[`.
+fn has_wildcard(part: &str) -> bool {
+    let mut chars = part.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '*' | '?' | '[' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
     Literal(char),
@@ -77,33 +108,48 @@ impl Pattern {
 
     /// Whether the pattern matches exactly this (clean, relative) path.
     pub fn matches(&self, path: &str) -> bool {
-        let chars: Vec<char> = path.chars().collect();
-        match_tokens(&self.tokens, &chars)
+        let mut states = States::start(&self.tokens);
+        for c in path.chars() {
+            if states.is_dead() {
+                return false;
+            }
+            states.step(c);
+        }
+        states.accepts()
     }
 
     /// Whether the pattern matches the path or one of its parent directories.
     pub fn matches_or_parent(&self, path: &str) -> bool {
-        if self.matches(path) {
-            return true;
-        }
-        let mut end = path.len();
-        while let Some(i) = path[..end].rfind('/') {
-            if self.matches(&path[..i]) {
+        // One pass: a parent matches when the pattern is complete just before one of the `/`s.
+        let mut states = States::start(&self.tokens);
+        for c in path.chars() {
+            if c == '/' && states.accepts() {
                 return true;
             }
-            end = i;
+            states.step(c);
+            if states.is_dead() {
+                return false;
+            }
         }
-        false
+        states.accepts()
     }
 
     /// Whether something below directory `dir` could match (used to prune walks). Conservative:
     /// answers true whenever it cannot rule it out.
     pub fn could_match_below(&self, dir: &str) -> bool {
-        if self.matches_or_parent(dir) {
-            return true;
+        let mut states = States::start(&self.tokens);
+        for c in dir.chars().chain(['/']) {
+            // `dir` itself or one of its parents matches: so does everything below.
+            if c == '/' && states.accepts() {
+                return true;
+            }
+            states.step(c);
+            if states.is_dead() {
+                return false;
+            }
         }
-        let prefix: Vec<char> = format!("{dir}/").chars().collect();
-        could_match_prefix(&self.tokens, &prefix)
+        // A partial match is still going after `dir/`: some longer path may complete it.
+        true
     }
 }
 
@@ -267,67 +313,81 @@ fn class_matches(negated: bool, ranges: &[(char, char)], c: char) -> bool {
     c != '/' && (ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != negated)
 }
 
-fn match_tokens(tokens: &[Token], path: &[char]) -> bool {
-    let Some((first, rest)) = tokens.split_first() else {
-        return path.is_empty();
-    };
-    match first {
-        Token::Literal(c) => path.first() == Some(c) && match_tokens(rest, &path[1..]),
-        Token::AnyChar => path.first().is_some_and(|c| *c != '/') && match_tokens(rest, &path[1..]),
-        Token::Class { negated, ranges } => {
-            path.first()
-                .is_some_and(|c| class_matches(*negated, ranges, *c))
-                && match_tokens(rest, &path[1..])
+/// The tokens a partial match may be waiting at, as a set. The tokens form an automaton whose only
+/// moves without a character go forward (a wildcard matching nothing), so each character is one
+/// pass over the set: O(tokens × path) per match, where trying each way a `*` can stop in turn
+/// (backtracking) takes exponential time on patterns like `*a*a*a*a*b`.
+struct States<'a> {
+    tokens: &'a [Token],
+    /// `live[i]`: some reading of the characters so far stops before token `i`;
+    /// `live[tokens.len()]`: the whole pattern has matched them.
+    live: Vec<bool>,
+    /// `inside[i]`: token `i` is a `**/` part-way through its directories. Unlike `*`, it cannot stop
+    /// there (only right after a `/`), so it needs a state of its own.
+    inside: Vec<bool>,
+    next_live: Vec<bool>,
+    next_inside: Vec<bool>,
+}
+
+impl<'a> States<'a> {
+    fn start(tokens: &'a [Token]) -> States<'a> {
+        let n = tokens.len();
+        let mut live = vec![false; n + 1];
+        live[0] = true;
+        skip_empty_wildcards(tokens, &mut live);
+        States {
+            tokens,
+            live,
+            inside: vec![false; n],
+            next_live: vec![false; n + 1],
+            next_inside: vec![false; n],
         }
-        Token::Star => {
-            for i in 0..=path.len() {
-                if match_tokens(rest, &path[i..]) {
-                    return true;
-                }
-                if i < path.len() && path[i] == '/' {
-                    break;
-                }
+    }
+
+    fn step(&mut self, c: char) {
+        self.next_live.fill(false);
+        self.next_inside.fill(false);
+        for (i, token) in self.tokens.iter().enumerate() {
+            if self.inside[i] || (self.live[i] && matches!(token, Token::AnyDirs)) {
+                self.next_inside[i] = true;
+                self.next_live[i + 1] |= c == '/';
             }
-            false
+            if !self.live[i] {
+                continue;
+            }
+            match token {
+                Token::Literal(l) => self.next_live[i + 1] |= *l == c,
+                Token::AnyChar => self.next_live[i + 1] |= c != '/',
+                Token::Class { negated, ranges } => {
+                    self.next_live[i + 1] |= class_matches(*negated, ranges, c);
+                }
+                // These stay where they are while they consume characters, and can stop anywhere.
+                Token::Star => self.next_live[i] |= c != '/',
+                Token::AnyPath => self.next_live[i] = true,
+                Token::AnyDirs => {}
+            }
         }
-        Token::AnyPath => (0..=path.len()).any(|i| match_tokens(rest, &path[i..])),
-        Token::AnyDirs => {
-            // Zero directories, or skip past any '/' and try again.
-            match_tokens(rest, path)
-                || path
-                    .iter()
-                    .enumerate()
-                    .any(|(i, c)| *c == '/' && match_tokens(rest, &path[i + 1..]))
-        }
+        skip_empty_wildcards(self.tokens, &mut self.next_live);
+        std::mem::swap(&mut self.live, &mut self.next_live);
+        std::mem::swap(&mut self.inside, &mut self.next_inside);
+    }
+
+    fn accepts(&self) -> bool {
+        self.live[self.tokens.len()]
+    }
+
+    fn is_dead(&self) -> bool {
+        !self.live.contains(&true) && !self.inside.contains(&true)
     }
 }
 
-/// Whether some path starting with `prefix` could be matched by `tokens`.
-fn could_match_prefix(tokens: &[Token], prefix: &[char]) -> bool {
-    if prefix.is_empty() {
-        return true;
-    }
-    let Some((first, rest)) = tokens.split_first() else {
-        return false;
-    };
-    match first {
-        Token::Literal(c) => prefix[0] == *c && could_match_prefix(rest, &prefix[1..]),
-        Token::AnyChar => prefix[0] != '/' && could_match_prefix(rest, &prefix[1..]),
-        Token::Class { negated, ranges } => {
-            class_matches(*negated, ranges, prefix[0]) && could_match_prefix(rest, &prefix[1..])
+/// Every wildcard may match nothing, so waiting before one is also waiting after it. Those moves
+/// only go forward, so one pass in token order reaches them all.
+fn skip_empty_wildcards(tokens: &[Token], live: &mut [bool]) {
+    for (i, token) in tokens.iter().enumerate() {
+        if live[i] && matches!(token, Token::Star | Token::AnyPath | Token::AnyDirs) {
+            live[i + 1] = true;
         }
-        Token::Star => {
-            for i in 0..=prefix.len() {
-                if could_match_prefix(rest, &prefix[i..]) {
-                    return true;
-                }
-                if i < prefix.len() && prefix[i] == '/' {
-                    break;
-                }
-            }
-            false
-        }
-        Token::AnyPath | Token::AnyDirs => true,
     }
 }
 
@@ -348,6 +408,10 @@ mod tests {
         assert!(p.matches("package.json"));
         assert!(p.matches("packages/a/package.json"));
         assert!(!p.matches("packages/a/package.json5"));
+        // `**/` stops only after a `/`: what follows matches a whole last component.
+        let p = Pattern::parse("**/?").unwrap();
+        assert!(p.matches("a/b"));
+        assert!(!p.matches("a/ab"));
         let p = Pattern::parse("requirements*.txt").unwrap();
         assert!(p.matches("requirements-dev.txt"));
         assert!(!p.matches("sub/requirements.txt"));
@@ -405,6 +469,29 @@ mod tests {
     }
 
     #[test]
+    fn patterns_refuse_dot_dot_after_a_wildcard() {
+        for p in [
+            "**/../x",
+            "*/../x",
+            "src/**/../../x",
+            "a/[bc]/../d",
+            "**/a/../b",
+        ] {
+            let e = clean_relative_pattern(p).unwrap_err();
+            assert!(e.contains("after a wildcard"), "{p}: {e}");
+        }
+        assert_eq!(
+            clean_relative_pattern("./src/**/*.py").unwrap(),
+            "src/**/*.py"
+        );
+        assert_eq!(clean_relative_pattern("lib/../*.txt").unwrap(), "*.txt");
+        // An escaped `*` is a plain name, which `..` can cancel.
+        assert_eq!(clean_relative_pattern("a\\*/../b").unwrap(), "b");
+        assert!(clean_relative_pattern("../*.txt").is_err());
+        assert!(clean_relative_pattern("/x").is_err());
+    }
+
+    #[test]
     fn pruning_is_conservative() {
         let s = set(&["packages/*/package.json"]);
         assert!(s.could_match_below("packages"));
@@ -412,5 +499,31 @@ mod tests {
         assert!(!s.could_match_below("node_modules"));
         assert!(!s.could_match_below("packages/a/src"));
         assert!(set(&["**/package.json"]).could_match_below("deep/er"));
+    }
+
+    #[test]
+    fn matching_takes_time_proportional_to_pattern_times_path() {
+        // Each `*` could stop at any of the 60 `a`s: a backtracking matcher tries them all
+        // (minutes), a set-of-states matcher walks the name once (microseconds).
+        let evil = "*a*a*a*a*a*a*a*a*a*a*a*a*b";
+        let name = "a".repeat(60);
+        let dir = format!("{name}/{name}");
+        let start = std::time::Instant::now();
+        let p = Pattern::parse(evil).unwrap();
+        assert!(!p.matches(&name));
+        assert!(!p.matches_or_parent(&format!("{dir}/x")));
+        assert!(!p.could_match_below(&dir));
+        let s = set(&[evil, &format!("**/{evil}"), &format!("!{evil}")]);
+        assert!(!s.matches(&format!("{dir}/x")));
+        assert!(s.could_match_below(&dir)); // `**/` could still match deeper down
+        let p = Pattern::parse(&format!("{evil}/*a*a*a*a*a*a*a*a*a*a*a*a*c")).unwrap();
+        assert!(!p.could_match_below(&dir));
+        assert!(p.matches(&format!("{name}b/{name}c")));
+        // Generous for a debug build on a loaded machine; the point is "not exponential".
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

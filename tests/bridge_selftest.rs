@@ -194,6 +194,30 @@ fn pattern_matcher_follows_patternmatcher_semantics() {
 }
 
 #[test]
+fn pattern_matcher_is_not_exponential() {
+    // A gateway test with such a pattern must fail or pass, not hang in the oracle.
+    let evil = "*a*a*a*a*a*a*a*a*a*a*a*a*b";
+    let name = "a".repeat(60);
+    let start = std::time::Instant::now();
+    let m = PatternMatcher::new(&[
+        evil.to_string(),
+        format!("**/{evil}"),
+        format!("x/{evil}/**"),
+    ])
+    .unwrap();
+    assert!(!m.matches(&format!("{name}/{name}/x")));
+    assert!(m.matches(&format!("{name}/{name}b")));
+    assert!(!bridge::patterns::glob_match(evil, &name).unwrap());
+    assert!(bridge::patterns::glob_match(evil, &format!("{name}b")).unwrap());
+    // Generous for a debug build on a loaded machine; the point is "not exponential".
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn transferred_paths_apply_include_exclude_and_follow() {
     let dir = sample_context();
     let run = |attrs: LocalAttrs| transferred_paths(dir.path(), &attrs).unwrap();

@@ -54,6 +54,27 @@ fn plan_shows_what_keys_the_install_and_the_caches() {
 }
 
 #[test]
+fn plan_shows_the_rust_skeleton_and_the_offline_build() {
+    let out = strata(&["plan", "examples/rust"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    for line in [
+        "language rust · package manager cargo · install keyed by Cargo.lock, Cargo.toml, crates/greeting/Cargo.toml, crates/server/Cargo.toml\n",
+        "  1/3 write dependency skeleton (6 files) to /app\n      Cargo.lock\n      Cargo.toml\n",
+        "      crates/server/src/main.rs\n  2/3 cargo vendor --locked --respect-source-config /opt/cargo-vendor > /opt/cargo-vendor.toml\n      cache /usr/local/cargo/registry (id strata/cargo-registry, locked)\n",
+        "  3/3 cargo build --release --locked --offline --config /opt/cargo-vendor.toml -p server --bin server\n      ssh agent",
+        "[runtime] FROM docker.io/library/debian:bookworm-slim\n  1/1 copy /usr/local/bin/server from build\n",
+        "  cmd [\"/usr/local/bin/server\"]\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+}
+
+#[test]
 fn plan_takes_build_args_target_and_platform() {
     let dir = std::env::temp_dir().join(format!("strata-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -130,6 +151,28 @@ fn a_missing_directory_or_spec_is_a_clear_error() {
         "{err}"
     );
     assert!(Path::new(env!("CARGO_BIN_EXE_strata")).exists());
+}
+
+#[test]
+fn a_spec_that_is_not_utf8_is_located_with_the_fix() {
+    let dir = std::env::temp_dir().join(format!("strata-cli-utf16-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "language = \"python\"\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    std::fs::write(dir.join("strata.toml"), utf16).unwrap();
+    let out = strata(&["plan", dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: strata.toml:1:1: the spec must be UTF-8 text, but byte 0xFF here is not UTF-8 (the file starts with a UTF-16 byte order mark: save it as UTF-8, not UTF-16)"
+    );
 }
 
 /// The README shows `strata plan examples/fastapi`; it must be what the command prints.

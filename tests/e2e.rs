@@ -2,11 +2,12 @@
 //! frontend image, run the images and check what they serve, how the cache behaves, and what users
 //! see when a spec is wrong.
 //!
-//! Two engines run side by side: Docker 26.1 with buildx 0.13 (BuildKit v0.13) and Docker 20.10
-//! (BuildKit v0.8, `DOCKER_BUILDKIT=1 docker build`). The harness sets each up itself (install,
-//! start, base images, frontend image) through the scripts in `scripts/`, and fails loudly if an
-//! engine cannot start. No registry is reachable here, so the examples' official base images are
-//! replaced by local ones with `base = …` in a copy of the spec.
+//! Three engines run side by side: Docker 28.5 with buildx 0.29 (BuildKit v0.25), Docker 26.1 with
+//! buildx 0.13 (BuildKit v0.13) and Docker 20.10 (BuildKit v0.8, `DOCKER_BUILDKIT=1 docker build`).
+//! The harness sets each up itself (install, start, base images, frontend image) through the
+//! scripts in `scripts/`, and fails loudly if an engine cannot start. No registry is reachable
+//! here, so the examples' official base images are replaced by local ones with `base = …` in a
+//! copy of the spec.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -29,6 +30,9 @@ fn frontend() -> String {
 }
 const PYTHON_BASE: &str = "local/strata-python:test";
 const NODE_BASE: &str = "local/strata-node:test";
+/// Stand-ins for the Rust recipe's default images (`scripts/base-images.sh ENGINE rust debian`).
+const RUST_BASE: &str = "local/strata-rust:test";
+const DEBIAN_BASE: &str = "local/strata-debian:test";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -36,6 +40,8 @@ fn repo() -> PathBuf {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
+    /// Docker 28.5 + buildx 0.29, BuildKit v0.25.
+    Docker28,
     /// Docker 26.1 + buildx 0.13, BuildKit v0.13.
     Docker26,
     /// Docker 20.10, BuildKit v0.8.
@@ -45,6 +51,7 @@ enum Kind {
 impl Kind {
     fn id(self) -> &'static str {
         match self {
+            Kind::Docker28 => "28",
             Kind::Docker26 => "26",
             Kind::Docker20 => "20",
         }
@@ -54,14 +61,22 @@ impl Kind {
 struct Engine {
     kind: Kind,
     env: BTreeMap<String, String>,
+    /// Held for every build on this engine: one build at a time per engine. When two builds run
+    /// at once and share steps (the examples' dependency stages), BuildKit runs those steps once
+    /// and may report their progress to only one of the clients; an assertion on the other's log
+    /// (`CACHED`, step names) would then fail at random. Seen on Docker 28 with bake and
+    /// `--build-context` running side by side.
+    builds: Mutex<()>,
 }
 
 /// One setup per engine per test run; setups are serialised (they share apt and cargo).
 fn engine(kind: Kind) -> &'static Engine {
     static SETUP: Mutex<()> = Mutex::new(());
+    static E28: OnceLock<Engine> = OnceLock::new();
     static E26: OnceLock<Engine> = OnceLock::new();
     static E20: OnceLock<Engine> = OnceLock::new();
     let cell = match kind {
+        Kind::Docker28 => &E28,
         Kind::Docker26 => &E26,
         Kind::Docker20 => &E20,
     };
@@ -72,7 +87,11 @@ fn engine(kind: Kind) -> &'static Engine {
         let env = engine_env(id);
         script(&["base-images.sh", id], &env);
         script(&["frontend-image.sh", &frontend()], &env);
-        Engine { kind, env }
+        Engine {
+            kind,
+            env,
+            builds: Mutex::new(()),
+        }
     })
 }
 
@@ -117,19 +136,20 @@ impl Engine {
             .expect("docker runs")
     }
 
-    /// Builds with the engine's normal client: `docker buildx build` on 26, the 20.10 CLI's own
-    /// BuildKit client on 20. Returns the plain progress output and whether it succeeded.
+    /// Builds with the engine's normal client: `docker buildx build` on 28 and 26, the 20.10 CLI's
+    /// own BuildKit client on 20. Returns the plain progress output and whether it succeeded.
     fn build(&self, dir: &Path, spec: &str, tag: &str, extra: &[&str]) -> Build {
         let spec_path = dir.join(spec);
         let spec_path = spec_path.to_str().unwrap();
         let dir = dir.to_str().unwrap();
         let mut args: Vec<&str> = match self.kind {
-            Kind::Docker26 => vec!["buildx", "build"],
+            Kind::Docker28 | Kind::Docker26 => vec!["buildx", "build"],
             Kind::Docker20 => vec!["build"],
         };
         args.extend(["--progress=plain", "-t", tag, "-f", spec_path]);
         args.extend(extra);
         args.push(dir);
+        let _one_at_a_time = self.builds.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let out = self.docker(&args);
         let log = format!(
@@ -254,6 +274,23 @@ impl Build {
             .unwrap_or_else(|| panic!("no step named like {name:?} in:\n{}", self.log));
         self.log.lines().any(|l| l == format!("{number} CACHED"))
     }
+
+    /// What the vertex whose progress name contains `name` printed while it ran.
+    fn output_of(&self, name: &str) -> String {
+        let number = self
+            .log
+            .lines()
+            .find_map(|l| {
+                let (num, rest) = l.split_once(' ')?;
+                (num.starts_with('#') && rest.contains(name)).then(|| num.to_string())
+            })
+            .unwrap_or_else(|| panic!("no step named like {name:?} in:\n{}", self.log));
+        self.log
+            .lines()
+            .filter(|l| l.split(' ').next() == Some(number.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
@@ -283,6 +320,18 @@ struct Workspace {
 
 impl Workspace {
     fn example(name: &str, engine: Kind, base: &str) -> Workspace {
+        let ws = Workspace::example_as_is(name, engine);
+        let spec = ws.read("strata.toml");
+        let (first, rest) = spec.split_once('\n').unwrap();
+        ws.write(
+            "strata.toml",
+            &format!("{first}\nbase = \"{base}\"\n{rest}"),
+        );
+        ws
+    }
+
+    /// A scratch copy of an example whose spec selects the frontend under test and nothing else.
+    fn example_as_is(name: &str, engine: Kind) -> Workspace {
         let dir = std::env::temp_dir().join(format!(
             "strata-e2e-{name}-{}-{}-{}",
             engine.id(),
@@ -297,10 +346,7 @@ impl Workspace {
             first.starts_with("# syntax="),
             "examples start with the syntax line"
         );
-        ws.write(
-            "strata.toml",
-            &format!("# syntax={}\nbase = \"{base}\"\n{rest}", frontend()),
-        );
+        ws.write("strata.toml", &format!("# syntax={}\n{rest}", frontend()));
         ws
     }
 
@@ -354,9 +400,9 @@ fn fastapi(kind: Kind) {
 
     let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
     assert_eq!(e.serve(&tag, 80), r#"{"Hello":"World"}"#);
-    if kind == Kind::Docker26 {
+    if kind != Kind::Docker20 {
         // The spec load is the very step BuildKit's Dockerfile frontend already ran to find the
-        // `# syntax=` line, so BuildKit does it once (BuildKit v0.8 compares bytes and does it twice).
+        // `# syntax=` line, so BuildKit (v0.11+) does it once (v0.8 compares bytes and does it twice).
         assert_eq!(
             cold.vertices_named("load build definition from strata.toml"),
             1,
@@ -789,6 +835,11 @@ fn separate_runtime(kind: Kind) {
 }
 
 #[test]
+fn docker28_separate_runtime() {
+    separate_runtime(Kind::Docker28);
+}
+
+#[test]
 fn docker26_separate_runtime() {
     separate_runtime(Kind::Docker26);
 }
@@ -866,12 +917,11 @@ fn errors(kind: Kind) {
 
 /// The unmodified example, its official base image replaced by a named context, as a user without
 /// registry access (or with a mirror) would build it.
-#[test]
-fn docker26_build_context_replaces_the_base_image() {
-    let e = engine(Kind::Docker26);
+fn build_context_replaces_the_base_image(kind: Kind) {
+    let e = engine(kind);
     let dir = repo().join("examples/fastapi");
     let replace = format!("python:3.12-slim=docker-image://{PYTHON_BASE}");
-    let tag = "strata-e2e/fastapi-context:26";
+    let tag = &format!("strata-e2e/fastapi-context:{}", kind.id());
     let b = e.build_ok(&dir, "strata.toml", tag, &["--build-context", &replace]);
     assert!(
         b.log
@@ -882,14 +932,23 @@ fn docker26_build_context_replaces_the_base_image() {
     assert_eq!(e.serve(tag, 80), r#"{"Hello":"World"}"#);
 }
 
-/// `docker buildx bake` with the examples' bake file builds both through the frontend.
 #[test]
-fn docker26_bake() {
-    let e = engine(Kind::Docker26);
-    let root = Workspace::empty("bake");
+fn docker28_build_context_replaces_the_base_image() {
+    build_context_replaces_the_base_image(Kind::Docker28);
+}
+
+#[test]
+fn docker26_build_context_replaces_the_base_image() {
+    build_context_replaces_the_base_image(Kind::Docker26);
+}
+
+/// `docker buildx bake` with the examples' bake file builds both through the frontend.
+fn bake(kind: Kind) {
+    let e = engine(kind);
+    let root = Workspace::empty(&format!("bake-{}", kind.id()));
     let examples = root.dir.join("examples");
-    let fastapi = Workspace::example("fastapi", Kind::Docker26, PYTHON_BASE);
-    let express = Workspace::example("express", Kind::Docker26, NODE_BASE);
+    let fastapi = Workspace::example("fastapi", kind, PYTHON_BASE);
+    let express = Workspace::example("express", kind, NODE_BASE);
     copy_tree(&fastapi.dir, &examples.join("fastapi"));
     copy_tree(&express.dir, &examples.join("express"));
     std::fs::copy(
@@ -897,21 +956,24 @@ fn docker26_bake() {
         examples.join("docker-bake.hcl"),
     )
     .unwrap();
-    let out = Command::new("docker")
-        .args([
-            "buildx",
-            "bake",
-            "--progress=plain",
-            "-f",
-            "examples/docker-bake.hcl",
-            "--set",
-            "*.labels.e2e=bake",
-        ])
-        .current_dir(&root.dir)
-        .envs(&e.env)
-        .env("TAG", "e2e")
-        .output()
-        .expect("docker buildx bake runs");
+    let out = {
+        let _one_at_a_time = e.builds.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new("docker")
+            .args([
+                "buildx",
+                "bake",
+                "--progress=plain",
+                "-f",
+                "examples/docker-bake.hcl",
+                "--set",
+                "*.labels.e2e=bake",
+            ])
+            .current_dir(&root.dir)
+            .envs(&e.env)
+            .env("TAG", "e2e")
+            .output()
+            .expect("docker buildx bake runs")
+    };
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -945,6 +1007,16 @@ fn docker26_bake() {
         ),
         "strata fastapi example"
     );
+}
+
+#[test]
+fn docker28_bake() {
+    bake(Kind::Docker28);
+}
+
+#[test]
+fn docker26_bake() {
+    bake(Kind::Docker26);
 }
 
 /// An ssh-agent on a private socket, stopped on drop.
@@ -1038,6 +1110,11 @@ fn secrets(kind: Kind) {
 }
 
 #[test]
+fn docker28_secrets() {
+    secrets(Kind::Docker28);
+}
+
+#[test]
 fn docker26_secrets() {
     secrets(Kind::Docker26);
 }
@@ -1045,6 +1122,11 @@ fn docker26_secrets() {
 #[test]
 fn docker20_secrets() {
     secrets(Kind::Docker20);
+}
+
+#[test]
+fn docker28_fastapi() {
+    fastapi(Kind::Docker28);
 }
 
 #[test]
@@ -1058,6 +1140,11 @@ fn docker20_fastapi() {
 }
 
 #[test]
+fn docker28_express() {
+    express(Kind::Docker28);
+}
+
+#[test]
 fn docker26_express() {
     express(Kind::Docker26);
 }
@@ -1068,6 +1155,11 @@ fn docker20_express() {
 }
 
 #[test]
+fn docker28_errors() {
+    errors(Kind::Docker28);
+}
+
+#[test]
 fn docker26_errors() {
     errors(Kind::Docker26);
 }
@@ -1075,4 +1167,243 @@ fn docker26_errors() {
 #[test]
 fn docker20_errors() {
     errors(Kind::Docker20);
+}
+
+/// The Rust images of one engine, made once per test run (after the engine's usual ones).
+fn rust_images(kind: Kind) -> &'static Engine {
+    static DONE: OnceLock<()> = OnceLock::new();
+    let e = engine(kind);
+    DONE.get_or_init(|| script(&["base-images.sh", kind.id(), "rust", "debian"], &e.env));
+    e
+}
+
+/// The Rust recipe's default images replaced by the local stand-ins, as a user with a mirror
+/// would replace them.
+fn rust_contexts() -> Vec<String> {
+    [
+        format!("rust:1-slim-bookworm=docker-image://{RUST_BASE}"),
+        format!("debian:bookworm-slim=docker-image://{DEBIAN_BASE}"),
+    ]
+    .into_iter()
+    .flat_map(|c| ["--build-context".to_string(), c])
+    .collect()
+}
+
+const RUST_VENDOR: &str = "[deps 2/3] cargo vendor";
+const RUST_DEPS_BUILD: &str = "[deps 3/3] cargo build";
+const RUST_BUILD: &str = "[build 3/3] cargo build";
+
+/// The cargo workspace example: the dependencies compile from a skeleton of the manifests in the
+/// deps layer; an app edit and a version bump compile no dependency, a dependency edit does.
+fn rust(kind: Kind) {
+    let e = rust_images(kind);
+    let ws = Workspace::example_as_is("rust", kind);
+    let tag = format!("strata-e2e/rust:{}", kind.id());
+    let contexts = rust_contexts();
+    let images: Vec<&str> = contexts.iter().map(String::as_str).collect();
+
+    let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &images);
+    assert!(
+        cold.log
+            .contains(&format!("[base] FROM docker.io/{RUST_BASE}"))
+            && cold
+                .log
+                .contains(&format!("[runtime] FROM docker.io/{DEBIAN_BASE}")),
+        "{}",
+        cold.log
+    );
+    assert_eq!(e.serve(&tag, 8080), r#"{"Hello":"World"}"#);
+    assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
+    assert_eq!(e.run_output(&tag, &["id", "-u"]), "10001");
+    assert_eq!(
+        e.inspect(&tag, "{{json .Config.Cmd}}"),
+        r#"["/usr/local/bin/server"]"#
+    );
+    assert_eq!(
+        e.run_output(
+            &tag,
+            &[
+                "sh",
+                "-c",
+                "command -v cargo rustc; ls -A /app 2>/dev/null | wc -l"
+            ]
+        ),
+        "0",
+        "the image is the binary alone: no toolchain, no source"
+    );
+    assert_eq!(
+        e.run_output(&tag, &["/usr/local/bin/server", "--version"]),
+        "0.1.0"
+    );
+
+    // The deps stage: the skeleton (manifests, lockfile and stubs, never source), the vendored
+    // sources and the compiled dependencies, all in the layers.
+    let deps_tag = format!("{tag}-deps");
+    let mut deps_args = images.clone();
+    deps_args.extend(["--target", "deps"]);
+    e.build_ok(&ws.dir, "strata.toml", &deps_tag, &deps_args);
+    assert_eq!(
+        e.run_output(
+            &deps_tag,
+            &[
+                "sh",
+                "-c",
+                "cd /app && find . -path ./target -prune -o -type f -print | sort"
+            ]
+        ),
+        "./Cargo.lock\n./Cargo.toml\n./crates/greeting/Cargo.toml\n./crates/greeting/src/lib.rs\n./crates/server/Cargo.toml\n./crates/server/src/main.rs"
+    );
+    assert_eq!(
+        e.run_output(&deps_tag, &["cat", "/app/crates/server/src/main.rs"]),
+        "fn main() {}"
+    );
+    assert_eq!(
+        e.run_output(
+            &deps_tag,
+            &["sh", "-c", "grep -h '^version' /app/crates/*/Cargo.toml; ls /opt/cargo-vendor; ls /app/target/release/deps | grep -c '^libhttparse-.*rlib$'"]
+        ),
+        "version = \"0.0.0\"\nversion = \"0.0.0\"\nhttparse\n1",
+        "masked versions, vendored sources and the compiled dependency are in the layer"
+    );
+
+    // An app edit (the library crate's source) compiles no dependency.
+    let nonce = nonce();
+    let lib = ws.read("crates/greeting/src/lib.rs");
+    ws.write(
+        "crates/greeting/src/lib.rs",
+        &format!(
+            "{}// edit {nonce}\n",
+            lib.replace(
+                r#"{{"Hello":"{name}"}}"#,
+                r#"{{"Hello":"{name}","Edited":true}}"#
+            )
+        ),
+    );
+    let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &images);
+    assert!(
+        app_edit.cached(RUST_VENDOR) && app_edit.cached(RUST_DEPS_BUILD),
+        "an app edit must not rebuild the dependencies:\n{}",
+        app_edit.log
+    );
+    let rebuilt = app_edit.output_of(RUST_BUILD);
+    assert!(
+        rebuilt.contains("Compiling greeting") && !rebuilt.contains("Compiling httparse"),
+        "the local crates recompile, the dependencies do not:\n{rebuilt}"
+    );
+    assert_eq!(e.serve(&tag, 8080), r#"{"Hello":"World","Edited":true}"#);
+
+    // A version bump of the app crate (Cargo.toml and Cargo.lock, as cargo writes them) too.
+    let version = format!("0.1.1-e2e-{nonce}");
+    let bump = |text: String, from: &str, to: &str| {
+        assert!(text.contains(from), "{from:?} in {text}");
+        text.replacen(from, to, 1)
+    };
+    let server = ws.read("crates/server/Cargo.toml");
+    ws.write(
+        "crates/server/Cargo.toml",
+        &bump(
+            server,
+            "version = \"0.1.0\"",
+            &format!("version = \"{version}\""),
+        ),
+    );
+    let lock = ws.read("Cargo.lock");
+    ws.write(
+        "Cargo.lock",
+        &bump(
+            lock,
+            "name = \"server\"\nversion = \"0.1.0\"",
+            &format!("name = \"server\"\nversion = \"{version}\""),
+        ),
+    );
+    let version_bump = e.build_ok(&ws.dir, "strata.toml", &tag, &images);
+    assert!(
+        version_bump.cached("[deps 1/3] write dependency skeleton")
+            && version_bump.cached(RUST_DEPS_BUILD),
+        "a version bump must not rebuild the dependencies:\n{}",
+        version_bump.log
+    );
+    assert!(!version_bump.cached(RUST_BUILD));
+    assert_eq!(
+        e.run_output(&tag, &["/usr/local/bin/server", "--version"]),
+        version
+    );
+
+    // A dependency edit rebuilds them (a crate never added before: its name carries the nonce).
+    let dependency = format!("itoa-{nonce}");
+    let greeting = ws.read("crates/greeting/Cargo.toml");
+    ws.write(
+        "crates/greeting/Cargo.toml",
+        &bump(
+            greeting,
+            "[dependencies]\n",
+            &format!("[dependencies]\n{dependency} = {{ package = \"itoa\", version = \"1\" }}\n"),
+        ),
+    );
+    let lock = ws.read("Cargo.lock");
+    ws.write(
+        "Cargo.lock",
+        &bump(
+            lock,
+            "name = \"greeting\"\nversion = \"0.1.0\"\n",
+            "name = \"greeting\"\nversion = \"0.1.0\"\ndependencies = [\n \"itoa\",\n]\n\n[[package]]\nname = \"itoa\"\nversion = \"1.0.19\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"3bd1574e617a9a6c1f8f8181bd7e841e1f20e4277607ef28945765188d6284d4\"\n",
+        ),
+    );
+    let dep_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &images);
+    assert!(
+        !dep_edit.cached(RUST_DEPS_BUILD),
+        "a dependency edit must rebuild the dependencies"
+    );
+    assert!(
+        dep_edit
+            .output_of(RUST_DEPS_BUILD)
+            .contains("Compiling itoa"),
+        "{}",
+        dep_edit.log
+    );
+    assert!(
+        !dep_edit.output_of(RUST_BUILD).contains("Compiling itoa"),
+        "the build after the source copy finds it compiled"
+    );
+    assert_eq!(e.serve(&tag, 8080), r#"{"Hello":"World","Edited":true}"#);
+    eprintln!(
+        "[e2e] Docker {} rust: first build {:.1?}, app edit {:.1?}, version bump {:.1?}, dependency edit {:.1?}",
+        kind.id(),
+        cold.took,
+        app_edit.took,
+        version_bump.took,
+        dep_edit.took
+    );
+
+    // Mistakes a Rust project can make, as the user sees them.
+    let broken = Workspace::example_as_is("rust", kind);
+    std::fs::remove_file(broken.dir.join("Cargo.lock")).unwrap();
+    let b = e.build(
+        &broken.dir,
+        "strata.toml",
+        "strata-e2e/error:latest",
+        &images,
+    );
+    assert!(!b.ok);
+    assert!(
+        b.log
+            .contains("strata.toml:3:12: no Cargo.lock in the build context")
+            && b.log.contains("cargo generate-lockfile"),
+        "{}",
+        b.log
+    );
+    let two = Workspace::example_as_is("rust", kind);
+    two.write("crates/server/src/bin/admin.rs", "fn main() {}\n");
+    let b = e.build(&two.dir, "strata.toml", "strata-e2e/error:latest", &images);
+    assert!(!b.ok);
+    assert!(
+        b.log.contains("strata.toml:3:12: several binaries in the workspace and none named: `admin` (package server), `server` (package server)"),
+        "{}",
+        b.log
+    );
+}
+
+#[test]
+fn docker26_rust() {
+    rust(Kind::Docker26);
 }

@@ -12,6 +12,9 @@ use bridge::{Bridge, CapsProfile, Outcome, TempDir};
 const PYTHON_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin","LANG=C.UTF-8","PYTHON_VERSION=3.12.7"],"Cmd":["python3"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000001"]}}"#;
 const NODE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/bin:/usr/bin:/bin","NODE_VERSION=22.11.0"],"Entrypoint":["docker-entrypoint.sh"],"Cmd":["node"],"OnBuild":null},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000002"]}}"#;
 
+const RUST_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","RUSTUP_HOME=/usr/local/rustup","CARGO_HOME=/usr/local/cargo","RUST_VERSION=1.85.1"],"Cmd":["bash"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000003"]}}"#;
+const DEBIAN_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["bash"]},"history":[{"created_by":"base"}],"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000004"]}}"#;
+
 fn strata() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
 }
@@ -318,9 +321,9 @@ fn options_shape_the_build() {
 #[test]
 fn unsupported_options_are_named() {
     let dir = example("fastapi");
-    assert_eq!(
-        error(bridge_for(&dir).opt("platform", "linux/amd64,linux/arm64")),
-        "build option `platform`: building several platforms in one build is not supported by Strata yet (build one `--platform` per invocation)"
+    assert!(
+        error(bridge_for(&dir).opt("platform", "linux/amd64,plan9/"))
+            .starts_with("build option `platform`: ")
     );
     assert_eq!(
         error(bridge_for(&dir).opt("target", "final")),
@@ -352,6 +355,19 @@ fn a_wrong_filename_is_reported_without_host_paths() {
     assert_eq!(
         message,
         "build option `filename`: cannot read `nope.toml` from the build definition directory (pass the spec with -f (e.g. `-f strata.toml`))"
+    );
+}
+
+#[test]
+fn a_spec_that_is_not_utf8_is_located_with_the_fix() {
+    let dir = example("fastapi");
+    dir.write(
+        "strata.toml",
+        b"language = \"python\"\nversion = \"3\xff\"\n",
+    );
+    assert_eq!(
+        error(bridge_for(&dir)),
+        "strata.toml:2:13: the spec must be UTF-8 text, but byte 0xFF here is not UTF-8 (save the file as UTF-8)"
     );
 }
 
@@ -498,6 +514,267 @@ fn a_spec_of_several_megabytes_builds_under_the_daemon_message_limit() {
     dir.write("strata.toml", format!("{spec}{}", comment.repeat(50_000)));
     let out = ok(bridge_for(&dir));
     assert!(out.result_graph().is_some());
+}
+
+#[test]
+fn several_platforms_give_one_image_each() {
+    let dir = example("fastapi");
+    let out = ok(bridge_for(&dir).opt("platform", "linux/amd64,linux/386"));
+    let graphs = out.result_graphs();
+    assert_eq!(
+        graphs.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["linux/386", "linux/amd64"]
+    );
+    let result = out.expect_result();
+    let listed = result
+        .metadata_json("refs.platforms")
+        .expect("refs.platforms");
+    let ids: Vec<&str> = listed["Platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["linux/amd64", "linux/386"]);
+    assert_eq!(listed["Platforms"][1]["Platform"]["architecture"], "386");
+    for (id, arch) in [("linux/amd64", "amd64"), ("linux/386", "386")] {
+        let config = result
+            .metadata_json(&format!("containerimage.config/{id}"))
+            .unwrap_or_else(|| panic!("no config for {id}"));
+        assert_eq!(config["architecture"], arch);
+    }
+    // Each platform resolved its own base image, and its steps run for it.
+    let arches: Vec<&str> = out
+        .resolves
+        .iter()
+        .filter_map(|r| r.platform.as_ref().map(|p| p.architecture.as_str()))
+        .collect();
+    assert_eq!(arches, ["amd64", "386"]);
+    for (id, graph) in &graphs {
+        let install = graph.find("pip install").expect("an install step");
+        let arch = install.platform().unwrap().architecture.clone();
+        assert!(id.ends_with(&arch), "{id} runs on {arch}");
+    }
+}
+
+fn subrequest(dir: &TempDir, id: &str) -> bridge::ReturnedResult {
+    let out = ok(bridge_for(dir).opt("requestid", id));
+    let result = out.expect_result().clone();
+    assert!(
+        matches!(result.refs, bridge::ReturnedRefs::None),
+        "a subrequest builds nothing"
+    );
+    assert!(
+        out.solves
+            .iter()
+            .all(|s| s.graph.as_ref().is_none_or(|g| g.execs().is_empty())),
+        "no step is solved for a subrequest"
+    );
+    result
+}
+
+#[test]
+fn call_targets_outline_and_describe_are_answered() {
+    let dir = example("fastapi");
+    let targets = subrequest(&dir, "frontend.targets");
+    let json = targets.metadata_json("result.json").unwrap();
+    let names: Vec<&str> = json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["base", "deps", "build", "runtime"]);
+    assert_eq!(json["targets"][3]["default"], true);
+    assert!(
+        json["targets"][1]["description"]
+            .as_str()
+            .unwrap()
+            .contains("requirements.txt")
+    );
+    assert_eq!(targets.metadata_str("version").as_deref(), Some("1.0.0"));
+
+    dir.write(
+        "strata.toml",
+        "language = \"python\"\nbase = \"python:${PY:-3.12}-slim\"\nrun = \"x\"\n[[secret]]\nid = \"pip\"\nenv = \"PIP_INDEX_URL\"\nrequired = true\n",
+    );
+    let outline = subrequest(&dir, "frontend.outline");
+    let json = outline.metadata_json("result.json").unwrap();
+    assert_eq!(json["args"][0]["name"], "PY");
+    assert_eq!(json["args"][0]["value"], "3.12");
+    assert_eq!(json["args"][0]["location"]["ranges"][0]["start"]["line"], 2);
+    assert_eq!(json["secrets"][0]["name"], "pip");
+    assert_eq!(json["secrets"][0]["required"], true);
+    assert_eq!(json["cache"][0]["ID"], "strata/pip");
+    assert!(outline.metadata_str("result.txt").unwrap().contains("PY"));
+
+    let describe = subrequest(&dir, "frontend.subrequests.describe");
+    let json = describe.metadata_json("result.json").unwrap();
+    let names: Vec<&str> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"frontend.outline") && names.contains(&"frontend.lint"));
+}
+
+#[test]
+fn call_check_reports_each_rule_with_its_location_and_status() {
+    let dir = example("fastapi");
+    dir.write("requirements.txt", "fastapi==0.115.0\nuvicorn\n");
+    dir.write(
+        "strata.toml",
+        "language = \"python\"\nmanifests = [\"requirements.txt\"]\nbase = \"python\"\nuser = \"root\"\nrun = \"x\"\n[env]\nAPI_TOKEN = \"abc\"\n",
+    );
+    let lint = subrequest(&dir, "frontend.lint");
+    let json = lint.metadata_json("result.json").unwrap();
+    let rules: Vec<&str> = json["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["ruleName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "UnfrozenInstall",
+            "SecretInEnv",
+            "UnpinnedBaseImage",
+            "RootUser"
+        ]
+    );
+    // `uvicorn` is unpinned: the finding points into requirements.txt, the second source.
+    let unfrozen = &json["warnings"][0]["location"];
+    assert_eq!(unfrozen["sourceIndex"], 1);
+    assert_eq!(unfrozen["ranges"][0]["start"]["line"], 2);
+    assert_eq!(json["sources"][1]["filename"], "requirements.txt");
+    assert_eq!(
+        json["warnings"][3]["location"]["ranges"][0]["start"]["line"],
+        4
+    );
+    assert_eq!(lint.metadata_str("result.statuscode").as_deref(), Some("1"));
+
+    dir.write(
+        "strata.toml",
+        "# check=skip=UnfrozenInstall,SecretInEnv,UnpinnedBaseImage,RootUser\nlanguage = \"python\"\nbase = \"python\"\nuser = \"root\"\nrun = \"x\"\n",
+    );
+    let clean = subrequest(&dir, "frontend.lint");
+    assert_eq!(
+        clean.metadata_json("result.json").unwrap()["warnings"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        clean.metadata_str("result.statuscode").as_deref(),
+        Some("0")
+    );
+
+    // error=true turns findings into a failed build.
+    dir.write(
+        "strata.toml",
+        "# check=error=true\nlanguage = \"python\"\nuser = \"root\"\nrun = \"x\"\n",
+    );
+    dir.write("requirements.txt", "fastapi==0.115.0\n");
+    assert!(error(bridge_for(&dir)).starts_with("strata.toml:3:1: RootUser: "));
+}
+
+/// A cargo workspace: the root manifest names the members, whose manifests are read in the next
+/// round and their targets listed in the one after; the dependency build depends on no context
+/// transfer, only on the skeleton the frontend wrote; BuildKit v0.8 has all it needs.
+#[test]
+fn rust_workspace_is_read_in_rounds_and_its_dependencies_built_from_a_skeleton() {
+    let dir = example("rust");
+    let out = ok(bridge_for(&dir)
+        .image("rust:1-slim-bookworm", None, RUST_CONFIG)
+        .image("debian:bookworm-slim", None, DEBIAN_CONFIG)
+        .caps(CapsProfile::V0_8));
+    let g = out.result_graph().unwrap();
+    g.check_caps(CapsProfile::V0_8).unwrap();
+
+    let deps = g
+        .find("[deps 3/3] cargo build")
+        .expect("the dependency build");
+    assert!(
+        g.locals_under(deps).is_empty(),
+        "no context transfer feeds the dependency build: {}",
+        g.dump()
+    );
+    let skeleton = g.find("write dependency skeleton").unwrap();
+    let written: Vec<&str> = skeleton
+        .file_actions()
+        .iter()
+        .filter_map(|a| match &a.action {
+            Some(bollard_buildkit_proto::pb::file_action::Action::Mkfile(f)) => {
+                Some(f.path.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        written,
+        [
+            "/app/Cargo.lock",
+            "/app/Cargo.toml",
+            "/app/crates/greeting/Cargo.toml",
+            "/app/crates/greeting/src/lib.rs",
+            "/app/crates/server/Cargo.toml",
+            "/app/crates/server/src/main.rs"
+        ]
+    );
+    let vendor = g.find("cargo vendor").unwrap();
+    assert_eq!(
+        vendor
+            .mount("/usr/local/cargo/registry")
+            .and_then(|m| m.cache_opt.as_ref())
+            .map(|c| c.id.as_str()),
+        Some("strata/cargo-registry")
+    );
+    assert!(deps.mount("/usr/local/cargo/registry").is_none());
+
+    // Three rounds of reading, each a transfer of what it asks for; never a source file.
+    let rounds: Vec<Vec<String>> = out
+        .solves
+        .iter()
+        .filter_map(|s| s.graph.as_ref())
+        .filter(|g| g.result().kind() == bridge::OpKind::Source)
+        .filter(|g| g.result().local_name() == Some("context"))
+        .map(|g| g.result().include_patterns())
+        .filter(|p| p != &[".dockerignore"])
+        .collect();
+    assert_eq!(rounds.len(), 3, "{rounds:?}");
+    assert_eq!(rounds[0][0], "Cargo.toml");
+    assert!(
+        rounds[1].contains(&"crates/*/Cargo.toml".to_string()),
+        "{rounds:?}"
+    );
+    assert!(
+        rounds[2].contains(&"crates/server/src/main.rs".to_string()),
+        "{rounds:?}"
+    );
+    let read: Vec<&str> = out.read_paths().into_iter().map(|(_, p)| p).collect();
+    assert!(read.contains(&"crates/server/Cargo.toml"), "{read:?}");
+    assert!(
+        !read.iter().any(|p| p.ends_with(".rs")),
+        "source files are listed, never read: {read:?}"
+    );
+
+    let config = out
+        .expect_result()
+        .metadata_json("containerimage.config")
+        .unwrap();
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["/usr/local/bin/server"])
+    );
+    assert_eq!(config["config"]["User"], "10001:10001");
+    let resolved: Vec<&str> = out.resolves.iter().map(|r| r.r#ref.as_str()).collect();
+    assert_eq!(
+        resolved,
+        [
+            "docker.io/library/rust:1-slim-bookworm",
+            "docker.io/library/debian:bookworm-slim"
+        ]
+    );
 }
 
 /// A lockfile is read as far as its header (one ranged ReadFile), never whole: the header says

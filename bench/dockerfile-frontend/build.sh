@@ -188,10 +188,25 @@ else
     (cd "$WORK/debs" && apt-get "${APT_OPTS[@]}" -qq download "${MISSING[@]}") >"$WORK/download.log" 2>&1 ||
       { cat "$WORK/download.log" >&2; die "apt-get download failed"; }
   fi
-  # drop .debs that are no longer part of the closure (older versions)
-  (cd "$WORK/debs" && for f in *.deb; do
-     printf '%s\n' "${DEBS[@]}" | grep -qxF "$f" || rm -f "$f"
-   done)
+  # Every .deb of the closure is there, whole: size and SHA256 as the archive lists them. A short or
+  # missing download fails here, not later in dpkg -x.
+  while read -r _uri file size hash; do
+    [ -f "$WORK/debs/$file" ] || die "download of $file is missing (see $WORK/download.log)"
+    [ "$(stat -c %s "$WORK/debs/$file")" = "$size" ] ||
+      die "download of $file is incomplete: $(stat -c %s "$WORK/debs/$file") of $size bytes"
+    case "$hash" in
+      SHA256:*) [ "$(sha256sum "$WORK/debs/$file" | cut -c1-64)" = "${hash#SHA256:}" ] ||
+        die "download of $file does not match its SHA256" ;;
+    esac
+  done < "$WORK/uris.txt"
+  # Drop .debs that are no longer part of the closure (older versions). A lookup table, not
+  # `printf | grep -q` in a loop: grep -q exits at the first match, printf then dies of SIGPIPE,
+  # and with pipefail that failure deleted files of the closure at random.
+  declare -A WANTED=()
+  for f in "${DEBS[@]}"; do WANTED[$f]=1; done
+  for f in "$WORK/debs"/*.deb; do
+    [ -n "${WANTED[${f##*/}]:-}" ] || rm -f "$f"
+  done
   phase_end "${#MISSING[@]} fetched, $(du -sh "$WORK/debs" | cut -f1) cached"
 
   # ------------------------------------------------------------ 4. extract

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # the variables set here are used by the sourcing scripts
 # Shared by scripts/docker-{up,down,env}.sh and scripts/base-images.sh; source it, don't run it.
 #
-# Two engines live side by side on one machine, so every path, socket, bridge and containerd
+# Three engines live side by side on one machine, so every path, socket, bridge and containerd
 # namespace below is per engine. Nothing here touches /var/lib/docker, /run/docker.sock or
 # /run/containerd/containerd.sock: another daemon may own them (dev machines), and CI must not
 # depend on them.
@@ -23,8 +23,8 @@ strata_since() { awk -v a="$1" -v b="$(strata_now)" 'BEGIN { printf "%.1f s", b 
 strata_engine_init() {
   local engine=${1:-}
   case "$engine" in
-    26|20) ;;
-    *) strata_die "usage: $0 26|20 (Docker 26.1 + BuildKit v0.13, or Docker 20.10 + BuildKit v0.8)" ;;
+    28|26|20) ;;
+    *) strata_die "usage: $0 28|26|20 (Docker 28.5/BuildKit v0.25, 26.1/v0.13 or 20.10/v0.8)" ;;
   esac
   STRATA_ENGINE=$engine
 
@@ -32,10 +32,12 @@ strata_engine_init() {
   # exec-root, so the state dir must stay short: no deep $TMPDIR-style paths.
   STATE=${STRATA_STATE:-/var/tmp/strata/$engine}
   STRATA_ROOT=$(dirname "$STATE")
-  # Rootfs tarballs and .deb caches are shared by both engines (the second engine only imports).
+  # Rootfs tarballs and .deb caches are shared by all engines (the later ones only import).
   CACHE=${STRATA_CACHE:-$STRATA_ROOT/rootfs}
   # The trixie engine is unpacked here once; engine 20 also takes its buildx plugin from it.
   PREFIX26=${STRATA_DOCKER26_PREFIX:-/opt/strata/docker26}
+  # The forky engine (Docker 28.5, buildx 0.29, containerd 2.1), unpacked the same way.
+  PREFIX28=${STRATA_DOCKER28_PREFIX:-/opt/strata/docker28}
 
   SOCK=$STATE/docker.sock
   DATA=$STATE/data
@@ -56,19 +58,33 @@ strata_engine_init() {
   # engines would otherwise share the default "moby" namespace (same container ids, same images).
   CTR_NS=strata$engine
 
-  if [ "$engine" = 26 ]; then
-    DOCKERD=$PREFIX26/usr/sbin/dockerd
-    CLI=$PREFIX26/usr/bin/docker
-    # dockerd finds containerd, containerd-shim-runc-v2, runc, docker-init and docker-proxy on
-    # PATH. Prefix first (dockerd, docker-proxy, docker-init); bookworm's containerd/runc/tini
-    # from /usr. /usr/local/bin is left out on purpose (it holds a stray docker 28 client).
-    DAEMON_PATH=$PREFIX26/usr/sbin:$PREFIX26/usr/bin:/usr/sbin:/usr/bin:/sbin:/bin
-  else
-    DOCKERD=/usr/sbin/dockerd
-    CLI=/usr/bin/docker
-    DAEMON_PATH=/usr/sbin:/usr/bin:/sbin:/bin
-  fi
-  BUILDX_PLUGIN=$PREFIX26/usr/libexec/docker/cli-plugins/docker-buildx
+  case "$engine" in
+    28)
+      DOCKERD=$PREFIX28/usr/sbin/dockerd
+      CLI=$PREFIX28/usr/bin/docker
+      # As for 26, but the prefix also holds forky's containerd 2.1 and its shim, which come
+      # first; runc and tini (docker-init) are bookworm's from /usr (forky's need glibc 2.38).
+      DAEMON_PATH=$PREFIX28/usr/sbin:$PREFIX28/usr/bin:/usr/sbin:/usr/bin:/sbin:/bin
+      # buildx 0.29, forky's own: engine 28 is tested with the client it ships with.
+      BUILDX_PLUGIN=$PREFIX28/usr/libexec/docker/cli-plugins/docker-buildx
+      ;;
+    26)
+      DOCKERD=$PREFIX26/usr/sbin/dockerd
+      CLI=$PREFIX26/usr/bin/docker
+      # dockerd finds containerd, containerd-shim-runc-v2, runc, docker-init and docker-proxy on
+      # PATH. Prefix first (dockerd, docker-proxy, docker-init); bookworm's containerd/runc/tini
+      # from /usr. /usr/local/bin is left out on purpose (it holds a stray docker 28 client).
+      DAEMON_PATH=$PREFIX26/usr/sbin:$PREFIX26/usr/bin:/usr/sbin:/usr/bin:/sbin:/bin
+      BUILDX_PLUGIN=$PREFIX26/usr/libexec/docker/cli-plugins/docker-buildx
+      ;;
+    20)
+      DOCKERD=/usr/sbin/dockerd
+      CLI=/usr/bin/docker
+      DAEMON_PATH=/usr/sbin:/usr/bin:/sbin:/bin
+      # trixie's buildx 0.13, from the 26 prefix.
+      BUILDX_PLUGIN=$PREFIX26/usr/libexec/docker/cli-plugins/docker-buildx
+      ;;
+  esac
 }
 
 # The engine's CLI pointed at the engine's socket, whatever the caller's environment says.
@@ -131,47 +147,70 @@ strata_apt_install() {
   strata_log "installed ${missing[*]} in $(strata_since "$t0")"
 }
 
-# strata_ensure_prefix26: Docker 26.1.5 + buildx 0.13 from Debian trixie, unpacked with dpkg -x.
-# Not installed with apt: that would pull trixie's libc into a bookworm machine. The prefix
-# binaries need only glibc >= 2.34; runc and tini from trixie would need 2.38, so bookworm's are
-# used (the trixie runc/tini packages are never downloaded; any copies are deleted anyway).
-strata_ensure_prefix26() {
-  [ -x "$PREFIX26/usr/sbin/dockerd" ] && [ -x "$PREFIX26/usr/bin/docker" ] && [ -x "$BUILDX_PLUGIN" ] && return 0
-  mkdir -p "$(dirname "$PREFIX26")"
-  exec 8>"$PREFIX26.lock"
-  flock -w 600 8 || strata_die "timeout waiting for $PREFIX26.lock"
-  if [ -x "$PREFIX26/usr/sbin/dockerd" ] && [ -x "$PREFIX26/usr/bin/docker" ] && [ -x "$BUILDX_PLUGIN" ]; then
+# strata_ensure_prefix PREFIX SUITE VERSION PACKAGE...: a newer Docker from a later Debian suite,
+# unpacked with dpkg -x into PREFIX (its dockerd must report VERSION, e.g. 26.1). Not installed
+# with apt: that would pull the newer libc into a bookworm machine. The prefix binaries need only
+# glibc >= 2.34; runc and tini from trixie/forky would need 2.38, so bookworm's are used (those
+# packages are never downloaded; any copies are deleted anyway).
+strata_prefix_ready() {
+  [ -x "$1/usr/sbin/dockerd" ] && [ -x "$1/usr/bin/docker" ] &&
+    [ -x "$1/usr/libexec/docker/cli-plugins/docker-buildx" ]
+}
+strata_ensure_prefix() {
+  local prefix=$1 suite=$2 want=$3
+  shift 3
+  strata_prefix_ready "$prefix" && return 0
+  mkdir -p "$(dirname "$prefix")"
+  exec 8>"$prefix.lock"
+  flock -w 600 8 || strata_die "timeout waiting for $prefix.lock"
+  if strata_prefix_ready "$prefix"; then
     exec 8>&-; return 0
   fi
   local t0 t mirror
   t0=$(strata_now)
-  t=$(mktemp -d "$(dirname "$PREFIX26")/.trixie.XXXXXX")
+  t=$(mktemp -d "$(dirname "$prefix")/.$suite.XXXXXX")
   mkdir -p "$t/lists/partial" "$t/cache/archives/partial" "$t/debs" "$t/root"
   mirror=$(strata_mirror)
-  echo "deb $mirror trixie main" >"$t/sources.list"
-  # Private lists/cache dirs: the host's apt state never learns about trixie.
+  echo "deb $mirror $suite main" >"$t/sources.list"
+  # Private lists/cache dirs: the host's apt state never learns about $suite.
   local a=(-o APT::Sandbox::User=root -o "Dir::Etc::sourcelist=$t/sources.list"
     -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$t/lists" -o "Dir::Cache=$t/cache")
-  strata_log "downloading docker.io, docker-cli, docker-buildx from $mirror trixie"
-  apt-get "${a[@]}" update -qq || strata_die "apt-get update (trixie) failed"
-  (cd "$t/debs" && apt-get "${a[@]}" -qq download docker.io docker-cli docker-buildx) ||
-    strata_die "apt-get download (trixie) failed"
+  strata_log "downloading $* from $mirror $suite"
+  apt-get "${a[@]}" update -qq || strata_die "apt-get update ($suite) failed"
+  (cd "$t/debs" && apt-get "${a[@]}" -qq download "$@") ||
+    strata_die "apt-get download ($suite) failed"
   local d
   for d in "$t"/debs/*.deb; do dpkg -x "$d" "$t/root"; done
   rm -f "$t/root/usr/sbin/runc" "$t/root/usr/bin/runc" "$t/root/usr/bin/tini" "$t/root/usr/bin/tini-static"
-  # trixie's docker-init points at its own tini-static (not unpacked); use bookworm's.
+  # The suite's docker-init points at its own tini-static (not unpacked); use bookworm's.
   ln -sfn /usr/bin/tini-static "$t/root/usr/bin/docker-init"
-  # Init scripts and units are of no use in a prefix and must never be picked up by anything.
-  rm -rf "$t/root/etc" "$t/root/usr/lib/systemd" "$t/root/usr/lib/udev"
+  # Init scripts, units and default configs (forky's containerd ships /etc/containerd) are of no
+  # use in a prefix and must never be picked up by anything.
+  rm -rf "$t/root/etc" "$t/root/usr/lib/systemd" "$t/root/usr/lib/udev" "$t/root/usr/lib/sysusers.d"
   local v
   v=$("$t/root/usr/sbin/dockerd" --version) || strata_die "unpacked dockerd does not run"
-  case "$v" in *" 26.1."*) ;; *) strata_die "expected Docker 26.1.x from trixie, got: $v" ;; esac
+  case "$v" in *" $want."*) ;; *) strata_die "expected Docker $want.x from $suite, got: $v" ;; esac
+  if [ -e "$t/root/usr/bin/containerd" ]; then
+    "$t/root/usr/bin/containerd" --version >/dev/null || strata_die "unpacked containerd does not run"
+  fi
+  "$t/root/usr/libexec/docker/cli-plugins/docker-buildx" version >/dev/null ||
+    strata_die "unpacked docker-buildx does not run"
   # Swap in atomically so a half-unpacked prefix is never taken for a good one.
-  rm -rf "$PREFIX26"
-  mv "$t/root" "$PREFIX26"
+  rm -rf "$prefix"
+  mv "$t/root" "$prefix"
   rm -rf "$t"
-  strata_log "unpacked $v into $PREFIX26 in $(strata_since "$t0")"
+  strata_log "unpacked $v into $prefix in $(strata_since "$t0")"
   exec 8>&-
+}
+
+# Docker 26.1.5 + buildx 0.13 from trixie, on bookworm's containerd 1.6 (engines 26 and 20).
+strata_ensure_prefix26() {
+  strata_ensure_prefix "$PREFIX26" trixie 26.1 docker.io docker-cli docker-buildx
+}
+
+# Docker 28.5.2 + buildx 0.29 + containerd 2.1 from forky (engine 28).
+strata_ensure_prefix28() {
+  strata_ensure_prefix "$PREFIX28" forky 28.5 docker.io docker-cli docker-buildx containerd
 }
 
 # ---------------------------------------------------------------------------------------------

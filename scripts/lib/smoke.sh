@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# scripts/lib/smoke.sh 26|20 -- end-to-end check of one engine made by docker-up.sh and
+# scripts/lib/smoke.sh 28|26|20 -- end-to-end check of one engine made by docker-up.sh and
 # base-images.sh: BuildKit (not the legacy builder) builds with cache mounts, pip and npm through
-# the HTTPS proxy, DNS in containers, a container reachable from the host by its IP, and on 26
-# (and on 20 through the trixie plugin) `docker buildx build` / `docker buildx bake`.
+# the HTTPS proxy, DNS in containers, a container reachable from the host by its IP, and on 28
+# and 26 (and on 20 through the trixie plugin) `docker buildx build` / `docker buildx bake`.
 # Prints one timing line per step (STRATA_SMOKE_VERBOSE=1: and each step's output); exits
 # non-zero at the first failure.
 set -euo pipefail

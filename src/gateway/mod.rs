@@ -15,12 +15,13 @@ use tracing::{debug, warn};
 
 use crate::caps::Caps;
 use crate::context::{
-    ContextSource, Entry, EntryKind, MAX_FILE_BYTES, ignore_patterns, read_context,
+    ContextFiles, ContextSource, Entry, EntryKind, MAX_FILE_BYTES, ignore_patterns, read_context,
 };
-use crate::diag::{Diagnostic, SourceText};
+use crate::diag::{Diagnostic, Diagnostics, SourceText};
+use crate::explain::{self, CheckConfig};
 use crate::image::ImageConfig;
 use crate::lower::{self, Context, LowerInput, ResolvedImage};
-use crate::options::{BuildOptions, parse_options};
+use crate::options::{BuildOptions, Request, parse_options};
 use crate::platform::Platform;
 use crate::recipe;
 use crate::reference::ImageRef;
@@ -465,14 +466,18 @@ async fn build(
     for key in &options.ignored {
         warn!("ignoring unknown build option `{key}`");
     }
+    if options.request == Some(Request::Describe) {
+        return Ok(answer(explain::describe()));
+    }
     let build_platform = env
         .worker_platform
         .clone()
         .unwrap_or_else(Platform::linux_amd64);
-    let platform = options
-        .platform
-        .clone()
-        .unwrap_or_else(|| build_platform.clone());
+    let platforms = if options.platforms.is_empty() {
+        vec![build_platform.clone()]
+    } else {
+        options.platforms.clone()
+    };
 
     let started = std::time::Instant::now();
     let lap = |what: &str| debug!("{what} done at {:?}", started.elapsed());
@@ -503,25 +508,24 @@ async fn build(
         ignore: spec_ignore,
         vertex: spec_vertex,
     } = spec_files?;
-    if caps.has_api("gateway.warnings") {
+    let warnings = caps.has_api("gateway.warnings");
+    if warnings {
         for key in &options.ignored {
             let message =
                 format!("build option `{key}` is not known to this Strata version and was ignored");
             bridge.warn(&spec_vertex, &message).await;
         }
     }
-    let text = String::from_utf8(text).map_err(|_| {
-        Failure::new(Diagnostic::option(
-            "filename",
-            format!("`{filename}` is not UTF-8 text"),
-        ))
-    })?;
-    let source = SourceText::new(filename.clone(), text);
-    let spec = spec::parse(
-        source.clone(),
-        &options.spec_args(&platform, &build_platform),
-    )
-    .map_err(|d| Failure::new(d).with_source(&source))?;
+    let source = spec::decode(filename.clone(), text).map_err(Failure::new)?;
+    // `${TARGETARCH}` and friends make the spec a function of the platform: one spec per platform.
+    let parse_for = |platform: &Platform| {
+        spec::parse(
+            source.clone(),
+            &options.spec_args(platform, &build_platform),
+        )
+        .map_err(|d| Failure::new(d).with_source(&source))
+    };
+    let spec = parse_for(&platforms[0])?;
 
     let ignore = match spec_ignore {
         Some(t) => ignore_patterns(Some(&t), None),
@@ -529,70 +533,153 @@ async fn build(
     };
     let recipe =
         recipe::recipe_for(&spec).map_err(|d| Failure::new(d).with_source(&spec.source))?;
-    let mut source = GatewayContext {
+    let mut source_reader = GatewayContext {
         bridge,
         context: &context,
         reference: String::new(),
     };
-    let ctx = read_context(&mut source, &spec, recipe, ignore)
+    // The context is read once: what a recipe lists does not depend on the target platform.
+    let ctx = read_context(&mut source_reader, &spec, recipe, ignore)
         .await
         .map_err(|d| Failure::new(d).with_source(&spec.source))?;
     lap("probing the context");
-    let plan = recipe::plan(&spec, &ctx).map_err(|d| {
-        let file = match d.first().map(|d| &d.location) {
-            Some(crate::diag::Location::File { name, .. }) => Some(name.clone()),
-            _ => None,
-        };
-        let source = match file {
-            Some(f) if f == spec.source.name => Some(spec.source.clone()),
-            Some(f) => ctx.text(&f).map(|t| SourceText::new(f, t)),
-            None => None,
-        };
-        Failure {
-            diagnostics: d,
-            source,
+    let planned = recipe::plan(&spec, &ctx);
+    let check_config = CheckConfig::from(&spec, &options);
+    let findings = explain::check(&spec, planned.as_ref().ok(), &ctx, &check_config);
+    match options.request {
+        Some(Request::Lint) => {
+            return Ok(answer(explain::lint(
+                &spec,
+                &findings,
+                planned.as_ref().err(),
+            )));
         }
-    })?;
-
-    for note in &plan.notes {
-        if caps.has_api("gateway.warnings") {
-            bridge.warn(&spec_vertex, note).await;
+        Some(Request::Outline) => {
+            let plan = planned.map_err(|d| plan_failure(d, &spec, &ctx))?;
+            return Ok(answer(explain::outline(&spec, &plan, &options)));
+        }
+        Some(Request::Targets) => {
+            let plan = planned.map_err(|d| plan_failure(d, &spec, &ctx))?;
+            return Ok(answer(explain::targets(&spec, &plan)));
+        }
+        Some(Request::Describe) | None => {}
+    }
+    let plan = planned.map_err(|d| plan_failure(d, &spec, &ctx))?;
+    if check_config.error && !findings.is_empty() {
+        let diagnostics: Vec<Diagnostic> = findings.iter().map(explain::as_diagnostic).collect();
+        return Err(Failure::new(Diagnostics(diagnostics)).with_source(&spec.source));
+    }
+    let mut said: Vec<String> = plan.notes.clone();
+    said.extend(findings.iter().map(|f| {
+        let place = f.at.as_ref().map_or(String::new(), |(src, span)| {
+            let p = src.position(span.start);
+            format!("{}:{}:{}: ", src.name, p.line, p.column)
+        });
+        format!("{place}{}: {}", f.rule, f.detail)
+    }));
+    for message in &said {
+        if warnings {
+            bridge.warn(&spec_vertex, message).await;
         } else {
-            warn!("{note}");
+            warn!("{message}");
         }
     }
 
-    let mut images = BTreeMap::new();
-    for image in plan.images() {
-        let resolved = resolve_image(bridge, image, &platform, &options, &spec).await?;
-        images.insert(image.clone(), resolved);
+    let mut built = Vec::new();
+    for (i, platform) in platforms.iter().enumerate() {
+        let (spec, plan) = if i == 0 {
+            (spec.clone(), plan.clone())
+        } else {
+            let spec = parse_for(platform)?;
+            let plan = recipe::plan(&spec, &ctx).map_err(|d| plan_failure(d, &spec, &ctx))?;
+            (spec, plan)
+        };
+        let mut images = BTreeMap::new();
+        for image in plan.images() {
+            let resolved = resolve_image(bridge, image, platform, &options, &spec).await?;
+            images.insert(image.clone(), resolved);
+        }
+        lap("resolving images");
+        let lowered = lower::lower(&LowerInput {
+            plan: &plan,
+            images: &images,
+            options: &options,
+            platform,
+            caps: &caps.llb,
+            context: &context,
+            spec: Some(&spec.source),
+        })?;
+        let id = bridge
+            .solve(lowered.definition, &options)
+            .await
+            .map_err(|s| Failure::daemon("solving the build", &s))?;
+        lap("solving");
+        built.push((platform.clone(), id, lowered.image_config));
     }
+    Ok(result(built, options.multi_platform))
+}
 
-    lap("resolving images");
-    let lowered = lower::lower(&LowerInput {
-        plan: &plan,
-        images: &images,
-        options: &options,
-        platform: &platform,
-        caps: &caps.llb,
-        context: &context,
-        spec: Some(&spec.source),
-    })?;
-    let id = bridge
-        .solve(lowered.definition, &options)
-        .await
-        .map_err(|s| Failure::daemon("solving the build", &s))?;
-    lap("solving");
+/// The build's result: one image, or one per platform (`refs`, with `refs.platforms` naming them)
+/// when several platforms were asked for or the client wants a list.
+fn result(built: Vec<(Platform, String, ImageConfig)>, multi: bool) -> gw::Result {
     let mut metadata = HashMap::new();
+    if !multi {
+        if let Some((_, id, config)) = built.into_iter().next() {
+            metadata.insert("containerimage.config".to_string(), config.to_json());
+            return gw::Result {
+                result: Some(gw::result::Result::Ref(gw::Ref { id, def: None })),
+                metadata,
+                ..Default::default()
+            };
+        }
+        return gw::Result::default();
+    }
+    let mut refs = HashMap::new();
+    let mut listed = Vec::new();
+    for (platform, id, config) in built {
+        let key = platform.to_string();
+        metadata.insert(format!("containerimage.config/{key}"), config.to_json());
+        let mut p = serde_json::json!({"architecture": platform.architecture, "os": platform.os});
+        if let Some(v) = &platform.variant {
+            p["variant"] = serde_json::json!(v);
+        }
+        listed.push(serde_json::json!({"ID": key, "Platform": p}));
+        refs.insert(key, gw::Ref { id, def: None });
+    }
     metadata.insert(
-        "containerimage.config".to_string(),
-        lowered.image_config.to_json(),
+        "refs.platforms".to_string(),
+        serde_json::to_vec(&serde_json::json!({ "Platforms": listed })).unwrap_or_default(),
     );
-    Ok(gw::Result {
-        result: Some(gw::result::Result::Ref(gw::Ref { id, def: None })),
+    gw::Result {
+        result: Some(gw::result::Result::Refs(gw::RefMap { refs })),
         metadata,
         ..Default::default()
-    })
+    }
+}
+
+/// A subrequest's reply: metadata only, no refs.
+fn answer(a: explain::Answer) -> gw::Result {
+    gw::Result {
+        metadata: a.metadata().into_iter().collect(),
+        ..Default::default()
+    }
+}
+
+/// A planning error, with the text of the file it points into (the spec or a manifest).
+fn plan_failure(d: Diagnostics, spec: &Spec, ctx: &ContextFiles) -> Failure {
+    let file = match d.first().map(|d| &d.location) {
+        Some(crate::diag::Location::File { name, .. }) => Some(name.clone()),
+        _ => None,
+    };
+    let source = match file {
+        Some(f) if f == spec.source.name => Some(spec.source.clone()),
+        Some(f) => ctx.text(&f).map(|t| SourceText::new(f, t)),
+        None => None,
+    };
+    Failure {
+        diagnostics: d,
+        source,
+    }
 }
 
 /// The spec file and the optional `<spec>.dockerignore` beside it, from the `dockerfile` local (or
@@ -703,7 +790,7 @@ async fn resolve_image(
     options: &BuildOptions,
     spec: &Spec,
 ) -> Result<ResolvedImage, Failure> {
-    let replacement = options.named_contexts.get(&image.familiar()).cloned();
+    let replacement = options.named_context(&image.familiar(), platform).cloned();
     let actual = replacement.clone().unwrap_or_else(|| image.clone());
     let name = actual.clone().with_default_tag().to_string();
     let response = bridge

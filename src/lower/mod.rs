@@ -8,7 +8,7 @@ use bollard_buildkit_proto::pb;
 
 use crate::caps::{self, Caps};
 use crate::diag::{Diagnostic, SourceText};
-use crate::image::{DEFAULT_PATH, Environment, History, ImageConfig};
+use crate::image::{DEFAULT_PATH, Environment, History, ImageConfig, rfc3339};
 use crate::llb::{self, Exec, ExtraMount, Graph, State, Vertex};
 use crate::options::{BuildOptions, NetworkMode};
 use crate::plan::{
@@ -137,6 +137,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
                 },
             };
             current.history.push(History {
+                created: options.source_date_epoch.map(rfc3339),
                 created_by: Some(format!("strata: {}", step.title())),
                 comment: Some("strata.v1".into()),
                 ..History::default()
@@ -479,6 +480,10 @@ fn image_config(input: &LowerInput<'_>, result: &Built, target: StageName) -> Im
     let plan = input.plan;
     let platform = input.platform;
     let mut config = result.config.clone();
+    // Reproducible builds: with SOURCE_DATE_EPOCH every time the config holds is that time (the
+    // exporter clamps layer times to it too); without it the config holds none of ours, and the
+    // exporter fills in the build's.
+    config.created = input.options.source_date_epoch.map(rfc3339);
     config.architecture = platform.architecture.clone();
     config.os = platform.os.clone();
     config.variant = platform.variant.clone();

@@ -121,8 +121,9 @@ fn lower_with(
     .unwrap();
     let images = every_image(&plan, None, base_config());
     let platform = options
-        .platform
-        .clone()
+        .platforms
+        .first()
+        .cloned()
         .unwrap_or_else(Platform::linux_amd64);
     let lowered = lower(&LowerInput {
         plan: &plan,
@@ -498,4 +499,39 @@ fn credentials_in_commands_reach_the_step_and_nothing_else() {
         meta.env
             .contains(&"PIP_EXTRA_INDEX_URL=https://token:s3cret@extra.example/simple".into())
     );
+}
+
+#[test]
+fn source_date_epoch_is_the_only_time_in_the_config() {
+    let with = fastapi(
+        &[("build-arg:SOURCE_DATE_EPOCH", "1700000000")],
+        &Caps::current(),
+    );
+    let c = &with.image_config;
+    assert_eq!(c.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    let ours: Vec<&History> = c
+        .history
+        .iter()
+        .filter(|h| h.comment.as_deref() == Some("strata.v1"))
+        .collect();
+    assert!(!ours.is_empty());
+    assert!(
+        ours.iter()
+            .all(|h| h.created.as_deref() == Some("2023-11-14T22:13:20Z"))
+    );
+    // Without it, no time of ours at all: the same spec gives the same config bytes.
+    let a = fastapi(&[], &Caps::current()).image_config.to_json();
+    let b = fastapi(&[], &Caps::current()).image_config.to_json();
+    assert_eq!(a, b);
+    assert!(!String::from_utf8(a).unwrap().contains("\"created\""));
+    let err = parse_options(
+        &[(
+            "build-arg:SOURCE_DATE_EPOCH".to_string(),
+            "yesterday".to_string(),
+        )]
+        .into_iter()
+        .collect(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not a number of seconds"));
 }

@@ -7,8 +7,8 @@ use super::{Conventions, DepStep, cache, recipe_for};
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{
-    ContextPurpose, ContextSelection, CopyFrom, CopyStep, EnvList, ImageSettings, Plan, RunStep,
-    Sharing, Stage, StageFrom, StageName, Step, WriteStep,
+    ContextPurpose, ContextSelection, CopyFrom, CopyStep, EnvList, GeneratedFile, ImageSettings,
+    Plan, RunStep, Sharing, Stage, StageFrom, StageName, Step, WriteStep,
 };
 use crate::reference::ImageRef;
 use crate::spec::{Command, Spec};
@@ -130,11 +130,21 @@ impl Steps<'_> {
         }
     }
 
-    /// A step of the project's own (install, build): with the package manager's caches and the
-    /// client's SSH agent.
+    /// A step of the project's own (install, build): with the client's SSH agent, and with the
+    /// package manager's caches unless the recipe fetches into them in a step of their own.
     fn project_step(&self, command: String, origin: Range<usize>) -> RunStep {
+        let fetches = self.spec.install.is_none()
+            && self
+                .conv
+                .deps
+                .iter()
+                .any(|d| matches!(d, DepStep::Fetch(_)));
         RunStep {
-            caches: self.conv.caches.clone(),
+            caches: if fetches {
+                Vec::new()
+            } else {
+                self.conv.caches.clone()
+            },
             ssh_agent: true,
             ..self.step(command, origin)
         }
@@ -152,6 +162,15 @@ impl Steps<'_> {
         })
     }
 
+    /// Files the recipe generated, written under the workdir.
+    fn write(&self, what: &str, files: &[GeneratedFile]) -> Step {
+        Step::Write(WriteStep {
+            what: what.to_string(),
+            dest: self.spec.workdir.clone(),
+            files: files.to_vec(),
+        })
+    }
+
     fn deps(&self) -> Stage {
         let (spec, conv) = (self.spec, self.conv);
         let origin = spec.language.span.clone();
@@ -165,28 +184,47 @@ impl Steps<'_> {
                 })
             })
             .collect();
-        let install = |command: String, origin: Range<usize>| {
-            Step::Run(RunStep {
-                secrets: spec.secrets.clone(),
-                ..self.project_step(command, origin)
-            })
+        let install = |command: String, origin: Range<usize>| RunStep {
+            secrets: spec.secrets.clone(),
+            ..self.project_step(command, origin)
         };
         match &spec.install {
-            // The user's own install runs once, with every manifest staged.
+            // The user's own install runs once, with every staged manifest and every generated
+            // file (a skeleton is what an install of the manifests alone runs on).
             Some(own) => {
-                steps.push(self.stage_manifests(&conv.manifest_patterns, &conv.manifests));
-                steps.push(install(own.value.clone(), own.span.clone()));
+                let mut staged: Vec<String> = conv
+                    .deps
+                    .iter()
+                    .filter_map(|d| match d {
+                        DepStep::Stage { files, .. } => Some(files.iter().cloned()),
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect();
+                staged.sort();
+                staged.dedup();
+                if !conv.manifest_patterns.is_empty() {
+                    steps.push(self.stage_manifests(&conv.manifest_patterns, &staged));
+                }
+                for dep in &conv.deps {
+                    if let DepStep::Generate { what, files } = dep {
+                        steps.push(self.write(what, files));
+                    }
+                }
+                steps.push(Step::Run(install(own.value.clone(), own.span.clone())));
             }
             None => {
                 for dep in &conv.deps {
                     steps.push(match dep {
                         DepStep::Stage { patterns, files } => self.stage_manifests(patterns, files),
-                        DepStep::Generate { what, files } => Step::Write(WriteStep {
-                            what: what.clone(),
-                            dest: spec.workdir.clone(),
-                            files: files.clone(),
+                        DepStep::Generate { what, files } => self.write(what, files),
+                        DepStep::Install(command) => {
+                            Step::Run(install(command.clone(), origin.clone()))
+                        }
+                        DepStep::Fetch(command) => Step::Run(RunStep {
+                            caches: conv.caches.clone(),
+                            ..install(command.clone(), origin.clone())
                         }),
-                        DepStep::Install(command) => install(command.clone(), origin.clone()),
                     });
                 }
             }

@@ -3,10 +3,12 @@
 //! conventions with the spec into the language-neutral [`Plan`].
 
 mod assemble;
+mod cargo;
 mod node;
 mod package_json;
 mod python;
-mod requirements;
+pub(crate) mod requirements;
+mod rust;
 mod version;
 
 pub use assemble::plan;
@@ -35,6 +37,11 @@ pub enum DepStep {
     },
     /// Run a command with the recipe's caches, the spec's secrets and the SSH agent.
     Install(String),
+    /// Run a command that downloads what the lockfile names through the recipe's caches and
+    /// leaves in the layer all that later steps read: when a recipe has one, the caches are
+    /// mounted there only, and the other steps run without them (cargo, whose build reads the
+    /// sources of every locked package, so a cache mount could not be what it reads them from).
+    Fetch(String),
 }
 
 /// Where the image comes from when the recipe proposes its own runtime.
@@ -129,10 +136,10 @@ pub trait Recipe: Sync {
 }
 
 /// Every ecosystem Strata builds: adding one is a recipe file and a line here.
-const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node];
+const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node, &rust::Rust];
 
 /// Named in the spec contract as future languages: recognised so the error can say "not yet".
-const PLANNED: &[&str] = &["go", "rust", "ruby", "java", "php", "dotnet"];
+const PLANNED: &[&str] = &["go", "ruby", "java", "php", "dotnet"];
 
 /// The recipe for the spec's `language`, or a located error naming the supported ones.
 pub fn recipe_for(spec: &Spec) -> Result<&'static dyn Recipe, Diagnostic> {

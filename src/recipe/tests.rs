@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::diag::SourceText;
-use crate::plan::{CopyFrom, StageFrom, StageName, Step};
+use crate::plan::{ContextPurpose, CopyFrom, CopyStep, StageFrom, StageName, Step};
 
 pub(crate) fn spec(text: &str) -> Spec {
     crate::spec::parse(SourceText::new("strata.toml", text), &BTreeMap::new()).expect("valid spec")
@@ -427,11 +427,11 @@ fn the_language_names_a_registered_recipe() {
     };
     assert_eq!(
         err("language = \"go\"\n"),
-        "strata.toml:1:12: language `go` is not supported yet (supported languages: python, node)"
+        "strata.toml:1:12: language `go` is not supported yet (supported languages: python, node, rust)"
     );
     assert_eq!(
         err("language = \"cobol\"\n"),
-        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node)"
+        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node, rust)"
     );
     assert_eq!(
         err("language = \"pyhton\"\n"),
@@ -503,16 +503,28 @@ fn dockerignore_applies_to_every_context_copy() {
     let mut ctx = context(&[("requirements.txt", "")]);
     ctx.ignore = vec!["*.log".into(), ".git".into()];
     let p = plan(&spec(FASTAPI), &ctx).unwrap();
-    for stage in &p.stages {
-        for step in &stage.steps {
-            if let Step::Copy(c) = step {
-                if let CopyFrom::Context(sel) = &c.from {
-                    assert!(
-                        sel.exclude
-                            .starts_with(&["*.log".to_string(), ".git".to_string()])
-                    );
-                }
-            }
-        }
+    let copies: Vec<_> = p
+        .stages
+        .iter()
+        .flat_map(|stage| &stage.steps)
+        .filter_map(|step| match step {
+            Step::Copy(CopyStep {
+                from: CopyFrom::Context(sel),
+                ..
+            }) => Some(sel),
+            _ => None,
+        })
+        .collect();
+    // Without this, a plan that copied nothing from the context would pass.
+    let purposes: Vec<_> = copies.iter().map(|sel| sel.purpose).collect();
+    assert_eq!(purposes, [ContextPurpose::Manifests, ContextPurpose::App]);
+    for sel in copies {
+        assert!(
+            sel.exclude
+                .starts_with(&["*.log".to_string(), ".git".to_string()]),
+            "{:?} copy excludes {:?}",
+            sel.purpose,
+            sel.exclude
+        );
     }
 }

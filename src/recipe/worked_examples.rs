@@ -171,9 +171,11 @@ fn steps_after_the_source_copy_run_with_or_without_a_build() {
     );
 }
 
-/// Rust: the dependencies compile against a skeleton the frontend generates (normalized
-/// manifests, stub sources), written as file ops over the staged lockfile; `target/` is a
-/// build-output cache per project and platform, and the binary is copied out of it in the step.
+/// A cargo-chef-style skeleton the frontend generates (normalized manifests, stub sources), written
+/// as file ops over a staged file; and a build-output cache per project and platform with the
+/// binary copied out of it in the step. (The Rust recipe writes its lockfile into the skeleton
+/// too, and keeps `target/` in the deps layer, so that `--cache-to` carries the compiled
+/// dependencies; a build-output cache suits Go's build cache.)
 #[test]
 fn generated_files_and_per_platform_build_caches() {
     let s = spec("language = \"rust\"\n");
@@ -337,5 +339,99 @@ fn a_runtime_image_that_receives_only_named_artefacts() {
     assert_eq!(
         same.stage(StageName::Runtime).unwrap().from,
         StageFrom::Stage(StageName::Build)
+    );
+}
+
+/// cargo: the build after the source copy reads the sources of every locked package again, so a
+/// download cache mounted there could be what it reads them from, and could be empty. The fetch
+/// step copies what the build needs out of the caches into the layer; the caches are mounted on
+/// that step alone, and every later step runs without them.
+#[test]
+fn a_fetch_step_is_the_only_one_with_the_download_caches() {
+    let s = spec("language = \"rust\"\n");
+    let mut conv = bare("cargo", "rust:1-slim-bookworm");
+    conv.deps = vec![
+        stage(&["Cargo.lock"]),
+        DepStep::Fetch("cargo vendor --locked /opt/vendor > /opt/vendor.toml".into()),
+        DepStep::Install("cargo build --release --offline --config /opt/vendor.toml".into()),
+    ];
+    conv.caches = vec![cache(
+        "/usr/local/cargo/registry",
+        &s,
+        "cargo-registry",
+        Sharing::Locked,
+    )];
+    conv.after_source = vec!["cargo clean --release -p app".into()];
+    conv.build = Some("cargo build --release --offline --config /opt/vendor.toml".into());
+    let plan = lay_out(&s, &[], "rust", &conv).unwrap();
+    let ops = Ops::of(&lowered(&plan, "linux/amd64").definition);
+    let cache_ids = |name: &str| -> Vec<String> {
+        ops.exec(ops.find(name))
+            .mounts
+            .iter()
+            .filter_map(|m| m.cache_opt.as_ref().map(|c| c.id.clone()))
+            .collect()
+    };
+    assert_eq!(cache_ids("cargo vendor"), ["strata/cargo-registry"]);
+    for step in ["[deps 3/3]", "[build 2/3]", "[build 3/3]"] {
+        assert!(cache_ids(step).is_empty(), "{step} runs without the caches");
+    }
+    // Without a fetch step, every install and build step has them, as pip and npm need.
+    conv.deps[1] = DepStep::Install("cargo fetch --locked".into());
+    let plan = lay_out(&s, &[], "rust", &conv).unwrap();
+    let ops = Ops::of(&lowered(&plan, "linux/amd64").definition);
+    for step in ["[deps 2/3]", "[deps 3/3]", "[build 3/3]"] {
+        let mounts = &ops.exec(ops.find(step)).mounts;
+        assert!(
+            mounts.iter().any(|m| m.cache_opt.is_some()),
+            "{step} has the caches"
+        );
+    }
+}
+
+/// The spec's `install` replaces the recipe's install steps, not the files it generated: a
+/// skeleton is what an install from the manifests alone runs on.
+#[test]
+fn an_install_override_keeps_the_generated_files() {
+    let mut conv = bare("cargo", "rust:1-slim-bookworm");
+    conv.manifest_patterns = vec!["rust-toolchain.toml".into()];
+    conv.deps = vec![
+        stage(&["rust-toolchain.toml"]),
+        DepStep::Generate {
+            what: "dependency skeleton".into(),
+            files: vec![GeneratedFile {
+                path: "src/main.rs".into(),
+                contents: b"fn main() {}\n".to_vec(),
+                executable: false,
+            }],
+        },
+        DepStep::Fetch("cargo vendor".into()),
+        DepStep::Install("cargo build --release".into()),
+    ];
+    conv.caches = vec![cache(
+        "/usr/local/cargo/registry",
+        &spec("language = \"rust\"\n"),
+        "cargo-registry",
+        Sharing::Locked,
+    )];
+    let s = spec("language = \"rust\"\ninstall = \"cargo build --release --all-targets\"\n");
+    let plan = lay_out(&s, &[], "rust", &conv).unwrap();
+    let deps = plan.stage(StageName::Deps).unwrap();
+    let titles: Vec<String> = deps.steps.iter().map(Step::title).collect();
+    assert_eq!(
+        titles,
+        [
+            "copy rust-toolchain.toml to /app",
+            "write dependency skeleton (1 files) to /app",
+            "cargo build --release --all-targets"
+        ]
+    );
+    let Step::Run(own) = &deps.steps[2] else {
+        panic!("the spec's install")
+    };
+    assert_eq!(
+        own.caches.len(),
+        1,
+        "the spec's install downloads: it has the caches"
     );
 }

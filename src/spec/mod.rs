@@ -7,11 +7,14 @@ mod subst;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::diag::SourceText;
+use crate::diag::{Diagnostic, SourceText};
 use crate::reference::ImageRef;
 
-pub use parse::parse;
-pub use subst::{SubstError, substitute, substitute_keeping_unset};
+pub use parse::{MAX_NESTING, MAX_SUBSTITUTED_TOTAL, parse};
+pub use subst::{
+    MAX_DEPTH, MAX_VALUE_LEN, SubstError, Unset, substitute, substitute_bounded,
+    substitute_keeping_unset,
+};
 
 /// A value with the byte range it came from in the spec, for errors found after parsing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +110,11 @@ pub struct Spec {
     pub run: Option<Located<Command>>,
     /// `ExposedPorts` keys, e.g. `80/tcp`.
     pub ports: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    pub build_env: BTreeMap<String, String>,
+    /// In file order: a value's `${NAME}` refers to the entries before it (and to the base image's
+    /// environment), as consecutive Dockerfile `ENV` lines do. Names are unique.
+    pub env: Vec<(String, String)>,
+    /// In file order, like `env`.
+    pub build_env: Vec<(String, String)>,
     pub user: String,
     pub base: Option<Located<ImageRef>>,
     pub runtime: Option<Located<ImageRef>>,
@@ -118,6 +124,34 @@ pub struct Spec {
     pub cache_id: String,
     /// The spec text, for errors found later (a missing manifest points at its entry).
     pub source: SourceText,
+}
+
+/// Decodes a spec file's bytes into its text. The edges read the spec through this, so that a spec
+/// saved in another encoding gets an error at its first byte that is not UTF-8, with the fix.
+pub fn decode(name: impl Into<String>, bytes: Vec<u8>) -> Result<SourceText, Diagnostic> {
+    let name = name.into();
+    let error = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(SourceText::new(name, text)),
+        Err(e) => e,
+    };
+    let at = error.utf8_error().valid_up_to();
+    let bytes = error.into_bytes();
+    let help = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        "the file starts with a UTF-16 byte order mark: save it as UTF-8, not UTF-16"
+    } else {
+        "save the file as UTF-8"
+    };
+    // Only the valid prefix matters for the position; the rest is never looked at.
+    let prefix = SourceText::new(name, String::from_utf8_lossy(&bytes[..at]));
+    Err(Diagnostic::at(
+        &prefix,
+        at..at,
+        format!(
+            "the spec must be UTF-8 text, but byte 0x{:02X} here is not UTF-8",
+            bytes[at]
+        ),
+    )
+    .help(help))
 }
 
 pub const DEFAULT_WORKDIR: &str = "/app";

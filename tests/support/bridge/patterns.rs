@@ -113,34 +113,37 @@ fn class_char(rest: &[char]) -> Result<(char, &[char]), String> {
     }
 }
 
+/// Whether `toks` match all of `s`, by dynamic programming over (token, position) from the ends
+/// backwards: O(tokens × chars), where trying each way a `*` can stop in turn is exponential on
+/// patterns like `*a*a*a*a*b`.
 fn match_tokens(toks: &[Token], s: &[char]) -> bool {
-    let Some((first, rest)) = toks.split_first() else {
-        return s.is_empty();
-    };
-    match first {
-        Token::Lit(c) => s.first() == Some(c) && match_tokens(rest, &s[1..]),
-        Token::Quest => s.first().is_some_and(|c| *c != '/') && match_tokens(rest, &s[1..]),
-        Token::Class { negated, ranges } => {
-            s.first()
-                .is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
-                && match_tokens(rest, &s[1..])
-        }
-        Token::Star => {
-            for k in 0..=s.len() {
-                if k > 0 && s[k - 1] == '/' {
-                    break;
+    // `after[j]`: the tokens after the current one match `s[j..]`; starts as "no tokens left".
+    let mut after: Vec<bool> = (0..=s.len()).map(|j| j == s.len()).collect();
+    for tok in toks.iter().rev() {
+        // `here[j]`: this token and the ones after it match `s[j..]`.
+        let mut here = vec![false; s.len() + 1];
+        // For `DirsOpt`: some k > j with `s[k-1] == '/'` has `after[k]`.
+        let mut dirs_then_rest = false;
+        for j in (0..=s.len()).rev() {
+            let c = s.get(j);
+            here[j] = match tok {
+                Token::Lit(l) => c == Some(l) && after[j + 1],
+                Token::Quest => c.is_some_and(|c| *c != '/') && after[j + 1],
+                Token::Class { negated, ranges } => {
+                    c.is_some_and(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated)
+                        && after[j + 1]
                 }
-                if match_tokens(rest, &s[k..]) {
-                    return true;
+                Token::Star => after[j] || (c.is_some_and(|c| *c != '/') && here[j + 1]),
+                Token::DirsOpt => {
+                    dirs_then_rest |= c == Some(&'/') && after[j + 1];
+                    after[j] || dirs_then_rest
                 }
-            }
-            false
+                Token::AnyAll => after[j] || (c.is_some() && here[j + 1]),
+            };
         }
-        Token::DirsOpt => {
-            (0..=s.len()).any(|k| (k == 0 || s[k - 1] == '/') && match_tokens(rest, &s[k..]))
-        }
-        Token::AnyAll => (0..=s.len()).any(|k| match_tokens(rest, &s[k..])),
+        after = here;
     }
+    after[0]
 }
 
 /// Go's `filepath.Match(pattern, name)` (only used on single path elements here).
