@@ -680,7 +680,11 @@ fn node_tool(kind: Kind, tool: &NodeTool) {
     let package = fixture("package.json");
     ws.write(
         "package.json",
-        &package.replacen("{", &format!("{{\n  \"description\": \"{nonce}\","), 1),
+        &package.replacen(
+            "{",
+            &format!("{{\n  \"x-strata-e2e\": \"stale {nonce}\","),
+            1,
+        ),
     );
     let stale = e.build(&ws.dir, "strata.toml", &tag, &[]);
     assert!(
@@ -695,7 +699,16 @@ fn node_tool(kind: Kind, tool: &NodeTool) {
         stale.log
     );
 
-    ws.write("package.json", &package);
+    // The same edit with its lockfile; the nonce (in a field no lockfile records) makes it a
+    // state no earlier run built.
+    ws.write(
+        "package.json",
+        &package.replacen(
+            "{",
+            &format!("{{\n  \"x-strata-e2e\": \"dependency edit {nonce}\","),
+            1,
+        ),
+    );
     ws.write(&lockfile, &fixture(&lockfile));
     let dep_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
     assert!(
