@@ -238,11 +238,7 @@ fn node_examples_choose_their_package_manager() {
             "yarn 1.22.22",
             "yarn install --frozen-lockfile --non-interactive --prefer-offline --production",
         ),
-        (
-            "yarn-berry",
-            "yarn 4.18.1",
-            "yarn workspaces focus --all --production",
-        ),
+        ("yarn-berry", "yarn 4.18.1", "yarn install --immutable\n"),
         (
             "bun",
             "bun 1.4.5",

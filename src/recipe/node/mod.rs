@@ -150,11 +150,18 @@ impl Recipe for Node {
             check_sources(&package, ctx, tool)?;
         }
         let has_build = package.script("build") || spec.build.is_some();
+        let has_dev = package
+            .json
+            .get("devDependencies")
+            .and_then(Value::as_object)
+            .is_some_and(|d| !d.is_empty())
+            || package.json.get("workspaces").is_some();
         let project = Project {
             spec,
             ctx,
             version: detected.version.clone(),
             has_build,
+            has_dev,
         };
         let part = match tool {
             Tool::Npm => npm::part(&project),
@@ -297,6 +304,9 @@ pub(super) struct Project<'a> {
     /// Whether a build step runs (a `build` script, or the spec's `build`): dev dependencies are
     /// installed for it and dropped after it.
     pub has_build: bool,
+    /// Whether there are dev dependencies to leave out (package.json's, or a workspace's members'
+    /// that were not read).
+    pub has_dev: bool,
 }
 
 impl Project<'_> {

@@ -136,7 +136,7 @@ language node · package manager yarn 1.22.22 · install keyed by .yarnrc, packa
 
 #[test]
 fn yarn_berry_plan_with_plug_n_play() {
-    let package = r#"{"packageManager":"yarn@4.9.1+sha512.abc","main":"server.js","dependencies":{"express":"4.21.2"}}"#;
+    let package = r#"{"packageManager":"yarn@4.9.1+sha512.abc","main":"server.js","dependencies":{"express":"4.21.2"},"devDependencies":{"eslint":"9.0.0"}}"#;
     assert_eq!(
         render(
             NODE,
@@ -673,6 +673,8 @@ fn the_committed_yarn_release_runs() {
 
 #[test]
 fn yarn_2_and_3_keep_dev_dependencies_without_the_workspace_tools_plugin() {
+    const EXPRESS: &str =
+        r#"{"scripts":{"start":"node server.js"},"devDependencies":{"eslint":"9.0.0"}}"#;
     let lock = BERRY_LOCK.replace("version: 10", "version: 6");
     let p = plan(
         &spec(NODE),
@@ -1161,5 +1163,36 @@ fn many_local_dependencies_are_reported_boundedly() {
         started.elapsed() < std::time::Duration::from_secs(2),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// Without dev dependencies, Yarn's frozen install is the production install: no second pass.
+#[test]
+fn yarn_berry_without_dev_dependencies_installs_once() {
+    let p = plan(
+        &spec(NODE),
+        &context(&[("package.json", EXPRESS), ("yarn.lock", BERRY_LOCK)]),
+    )
+    .unwrap();
+    assert_eq!(
+        run_commands(&p, StageName::Deps)[1],
+        "yarn install --immutable"
+    );
+    let with_build = r#"{"scripts":{"build":"x","start":"y"}}"#;
+    let p = plan(
+        &spec(NODE),
+        &context(&[("package.json", with_build), ("yarn.lock", BERRY_LOCK)]),
+    )
+    .unwrap();
+    assert_eq!(run_commands(&p, StageName::Build), ["yarn run build"]);
+    // A workspace's members may have dev dependencies of their own.
+    let workspace = r#"{"workspaces":["a"],"scripts":{"start":"y"}}"#;
+    let p = plan(
+        &spec("language = \"node\"\nmanifests = [\"package.json\", \"yarn.lock\", \"a/package.json\"]\n"),
+        &context(&[("package.json", workspace), ("yarn.lock", BERRY_LOCK), ("a/package.json", "{}")]),
+    )
+    .unwrap();
+    assert!(
+        run_commands(&p, StageName::Deps)[1].ends_with("yarn workspaces focus --all --production")
     );
 }

@@ -123,16 +123,19 @@ pub fn berry(p: &Project, release: Option<&str>) -> ToolPart {
         || p.ctx
             .exists(".yarn/plugins/@yarnpkg/plugin-workspace-tools.cjs");
     let production = "yarn workspaces focus --all --production";
-    let (install, after_build) = if focus {
+    let frozen = "yarn install --immutable".to_string();
+    let (install, after_build) = if !p.has_dev {
+        // Nothing to drop: the frozen install is the production one.
+        (frozen, None)
+    } else if focus {
         // `focus` does not check the lockfile: a frozen install does first, its packages going to
         // the global cache (the mount), so the layer gets production packages only.
-        let checked = format!(
-            "YARN_ENABLE_GLOBAL_CACHE=true yarn install --immutable --mode=skip-build && {production}"
-        );
         let install = if p.has_build {
-            "yarn install --immutable".to_string()
+            frozen
         } else {
-            checked
+            format!(
+                "YARN_ENABLE_GLOBAL_CACHE=true yarn install --immutable --mode=skip-build && {production}"
+            )
         };
         // The project cache then holds the dev dependencies' zips too: emptied, refilled with
         // production packages from the mirror.
@@ -146,7 +149,7 @@ pub fn berry(p: &Project, release: Option<&str>) -> ToolPart {
         notes.push(format!(
             "yarn {version} has no `workspaces focus` without @yarnpkg/plugin-workspace-tools, so the image keeps the dev dependencies (`yarn plugin import workspace-tools` adds it)"
         ));
-        ("yarn install --immutable".to_string(), None)
+        (frozen, None)
     };
 
     let mut env = env_list(&[
