@@ -29,3 +29,32 @@ target "express" {
     "org.opencontainers.image.title" = "strata express example"
   }
 }
+
+# The Node package managers' examples: `docker buildx bake -f examples/docker-bake.hcl node`.
+group "node" {
+  targets = ["express", "pnpm", "yarn-classic", "yarn-berry", "bun"]
+}
+
+target "pnpm" {
+  context    = "examples/pnpm"
+  dockerfile = "strata.toml"
+  tags       = ["strata-examples/pnpm:${TAG}"]
+}
+
+target "yarn-classic" {
+  context    = "examples/yarn-classic"
+  dockerfile = "strata.toml"
+  tags       = ["strata-examples/yarn-classic:${TAG}"]
+}
+
+target "yarn-berry" {
+  context    = "examples/yarn-berry"
+  dockerfile = "strata.toml"
+  tags       = ["strata-examples/yarn-berry:${TAG}"]
+}
+
+target "bun" {
+  context    = "examples/bun"
+  dockerfile = "strata.toml"
+  tags       = ["strata-examples/bun:${TAG}"]
+}

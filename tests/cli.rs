@@ -222,3 +222,36 @@ fn a_manifest_linking_outside_the_context_is_refused_and_one_inside_is_read() {
         stderr(&out)
     );
 }
+
+/// Each Node example plans with its package manager, chosen from the real lockfile on disk
+/// (read as far as its header) or package.json, with nothing in the spec but the language.
+#[test]
+fn node_examples_choose_their_package_manager() {
+    for (example, chosen, install) in [
+        (
+            "pnpm",
+            "pnpm 9.15.9",
+            "pnpm install --frozen-lockfile --prod --prefer-offline",
+        ),
+        (
+            "yarn-classic",
+            "yarn 1.22.22",
+            "yarn install --frozen-lockfile --non-interactive --prefer-offline --production",
+        ),
+        ("yarn-berry", "yarn 4.18.1", "yarn install --immutable\n"),
+        (
+            "bun",
+            "bun 1.4.5",
+            "bun install --frozen-lockfile --production",
+        ),
+    ] {
+        let out = strata(&["plan", &format!("examples/{example}")]);
+        assert!(out.status.success(), "{example}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.starts_with(&format!("language node · package manager {chosen} ·")),
+            "{text}"
+        );
+        assert!(text.contains(install), "{example}: {text}");
+    }
+}

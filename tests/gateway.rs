@@ -181,7 +181,8 @@ fn go_downloads_from_go_mod_and_go_sum_and_ships_the_binary_alone() {
         .filter(|r| r.path.ends_with("main.go"))
         .map(|r| r.range)
         .collect();
-    assert_eq!(main_reads, [Some((0, 16 << 10))]);
+    // One ranged read: the head, and one byte more to know whether the file goes on.
+    assert_eq!(main_reads, [Some((0, (16 << 10) + 1))]);
 
     let result = g.result();
     assert_eq!(
@@ -850,4 +851,27 @@ fn rust_workspace_is_read_in_rounds_and_its_dependencies_built_from_a_skeleton()
             "docker.io/library/debian:bookworm-slim"
         ]
     );
+}
+
+/// A lockfile is read as far as its header (one ranged ReadFile), never whole: the header says
+/// which Yarn wrote it.
+#[test]
+fn lockfiles_are_read_as_far_as_their_header() {
+    let dir = example("yarn-berry");
+    let lock = std::fs::read_to_string(dir.path().join("yarn.lock")).unwrap();
+    assert!(
+        lock.len() > 8192,
+        "the example's lockfile is longer than a header"
+    );
+    let out = ok(bridge_for(&dir));
+    let lock_reads: Vec<_> = out.reads.iter().filter(|r| r.path == "yarn.lock").collect();
+    assert_eq!(lock_reads.len(), 1, "{:?}", out.reads);
+    assert_eq!(lock_reads[0].range, Some((0, 4097)));
+    let g = out.result_graph().unwrap();
+    let install = g.find("yarn install --immutable").unwrap();
+    assert_eq!(
+        g.locals_under(install)[0].include_patterns(),
+        ["package.json", "yarn.lock"]
+    );
+    assert!(g.find("npm install -g --prefix /opt/yarn").is_some());
 }

@@ -98,15 +98,13 @@ pub async fn read_context<S: ContextSource>(
                 if !ctx.exists(path) && to_read.contains(path) {
                     // Read through the link's target: BuildKit sends it along (followpaths) and
                     // the CLI reads the same file.
-                    let data = read(source, recipe, path, &resolved).await?;
-                    ctx.add_content(path.clone(), data);
+                    read(source, recipe, &mut ctx, path, &resolved).await?;
                 }
             }
         }
         for path in &to_read {
             if !ctx.exists(path) && listed.iter().any(|(p, link)| p == path && link.is_none()) {
-                let data = read(source, recipe, path, path).await?;
-                ctx.add_content(path.clone(), data);
+                read(source, recipe, &mut ctx, path, path).await?;
             }
         }
         for (path, _) in listed {
@@ -125,13 +123,19 @@ pub async fn read_context<S: ContextSource>(
 async fn read<S: ContextSource>(
     source: &mut S,
     recipe: &dyn Recipe,
+    ctx: &mut ContextFiles,
     path: &str,
     real: &str,
-) -> Result<Vec<u8>, Diagnostic> {
+) -> Result<(), Diagnostic> {
     match recipe.read_limit(path) {
-        Some(limit) => source.read_head(real, limit).await,
-        None => source.read_file(real).await,
+        // One byte over the limit tells a file that ends there from one that goes on.
+        Some(limit) => {
+            let head = source.read_head(real, limit + 1).await?;
+            ctx.add_head(path, head, limit);
+        }
+        None => ctx.add_content(path, source.read_file(real).await?),
     }
+    Ok(())
 }
 
 /// Every file (and symbolic link, with its target) that `include` selects and `exclude` does
@@ -405,7 +409,7 @@ mod tests {
         }
 
         fn read_limit(&self, path: &str) -> Option<usize> {
-            path.ends_with(".src").then_some(4)
+            path.ends_with(".src").then_some(9)
         }
 
         fn conventions(&self, _: &Spec, _: &ContextFiles) -> Result<Conventions, Diagnostics> {
@@ -417,7 +421,7 @@ mod tests {
     fn a_read_limit_reads_only_the_head_of_a_file() {
         let mut source = Memory::new(&[
             ("manifest", "the whole manifest"),
-            ("a.src", "package main and much more"),
+            ("a.src", "abc\ndef\nghi and much more"),
             ("b.src", "@a.src"),
             ("c.src", "ab"),
         ]);
@@ -429,9 +433,15 @@ mod tests {
             .block_on(read_context(&mut source, &spec, &Heads, Vec::new()))
             .unwrap();
         assert_eq!(ctx.text("manifest"), Some("the whole manifest"));
-        assert_eq!(ctx.bytes("a.src"), Some(&b"pack"[..]));
-        assert_eq!(ctx.bytes("b.src"), Some(&b"pack"[..]), "through the link");
-        assert_eq!(ctx.bytes("c.src"), Some(&b"ab"[..]));
+        // The whole lines of the first 9 bytes, and never the text: the file goes on.
+        assert_eq!(ctx.bytes("a.src"), Some(&b"abc\ndef\n"[..]));
+        assert_eq!(ctx.text("a.src"), None);
+        assert_eq!(
+            ctx.bytes("b.src"),
+            Some(&b"abc\ndef\n"[..]),
+            "through the link"
+        );
+        assert_eq!(ctx.text("c.src"), Some("ab"), "a short file is read whole");
     }
 
     #[test]

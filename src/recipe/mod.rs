@@ -131,7 +131,8 @@ pub trait Recipe: Sync {
     /// Which of the listed files the recipe needs to read.
     fn files_to_read(&self, spec: &Spec, listed: &[&str]) -> Vec<String>;
     /// How much of a file to read: `None` (manifests) reads it whole; `Some(n)`, its first `n`
-    /// bytes, for files of which the recipe needs only the head (a source file's package clause).
+    /// bytes, cut to whole lines, for files of which the recipe needs only the head (a source
+    /// file's package clause, a lockfile's header): see [`ContextFiles::head`].
     fn read_limit(&self, _path: &str) -> Option<usize> {
         None
     }

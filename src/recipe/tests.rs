@@ -420,60 +420,6 @@ fn node_build_script_keeps_dev_dependencies_until_after_the_build() {
 }
 
 #[test]
-fn node_refusals_say_what_to_do() {
-    assert_eq!(
-        plan_err("language = \"node\"\n", &[("package.json", "{}")]),
-        "strata.toml:1:12: no package-lock.json staged: `npm ci` installs exactly what a lockfile pins (run `npm install` and commit package-lock.json, or set `install = \"npm install\"`)"
-    );
-    assert_eq!(
-        plan_err(
-            "language = \"node\"\n",
-            &[("package.json", r#"{"packageManager":"pnpm@9.1.0"}"#)]
-        ),
-        "strata.toml:1:12: package.json declares packageManager `pnpm@9.1.0`: pnpm is not supported yet (supported: npm; set `package_manager = \"npm\"` to use npm anyway)"
-    );
-    // Corepack takes a URL there, which can carry a token.
-    assert!(
-        !plan_err(
-            "language = \"node\"\n",
-            &[(
-                "package.json",
-                r#"{"packageManager":"https://u:s3cret@x/y.tgz"}"#
-            )]
-        )
-        .contains("s3cret")
-    );
-    assert_eq!(
-        plan_err(
-            "language = \"node\"\n",
-            &[(
-                "package.json",
-                r#"{"packageManager":"yarn@https://u:s3cret@npm.example/yarn-4.1.0.tgz"}"#
-            )]
-        ),
-        "strata.toml:1:12: package.json declares packageManager `yarn@https://***@npm.example/yarn-4.1.0.tgz`: yarn is not supported yet (supported: npm; set `package_manager = \"npm\"` to use npm anyway)"
-    );
-    assert_eq!(
-        plan_err("language = \"node\"\n", &[("package.json", "{\"name\": }")]),
-        "package.json:1:10: invalid JSON: expected value at line 1 column 10"
-    );
-    assert_eq!(
-        plan_err("language = \"node\"\n", &[]),
-        "strata.toml:1:12: no package.json in the build context (node projects need package.json (and package-lock.json) at the root of the build context)"
-    );
-    assert_eq!(
-        plan_err(
-            "language = \"node\"\n",
-            &[
-                ("package.json", r#"{"workspaces":["packages/*"]}"#),
-                ("package-lock.json", "{}")
-            ]
-        ),
-        "strata.toml:1:12: package.json declares workspaces, whose package.json files the install needs (list them in `manifests`, e.g. `manifests = [\"package.json\", \"package-lock.json\", \"packages/*/package.json\"]`)"
-    );
-}
-
-#[test]
 fn the_language_names_a_registered_recipe() {
     let err = |text: &str| match plan(&spec(text), &context(&[])) {
         Err(e) => e.to_string(),

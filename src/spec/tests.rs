@@ -758,7 +758,6 @@ impl Rng {
     }
 }
 
-
 /// One generated spec; `round` chooses its structure.
 fn structured_spec(rng: &mut Rng, round: usize) -> String {
     let mut text = String::from("# syntax=x\nlanguage = \"python\"\n");
