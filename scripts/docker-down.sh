@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docker-down.sh 28|26|20 -- stop one test engine started by docker-up.sh.
+# docker-down.sh 28|28c|26|20 -- stop one test engine started by docker-up.sh.
 #
 # Stops the dockerd named in its pidfile (TERM, up to 30 s, then KILL), which stops its
 # containers and its managed containerd; then unmounts what the daemon left under its
@@ -36,7 +36,7 @@ if pid=$(strata_daemon_pid); then
   fi
   strata_log "dockerd $pid stopped in $(strata_since "$t0")"
 else
-  strata_log "no running dockerd for engine $STRATA_ENGINE (pidfile $PIDFILE)"
+  strata_log "no running dockerd for engine $STRATA_INSTANCE (pidfile $PIDFILE)"
 fi
 rm -f "$PIDFILE" "$SOCK"
 strata_unmount_leftovers

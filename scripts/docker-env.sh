@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docker-env.sh 28|26|20 [--plain] -- print the environment that points `docker` at one test engine.
+# docker-env.sh 28|28c|26|20 [--plain] -- print the environment that points `docker` at one test engine.
 #
 #   eval "$(scripts/docker-env.sh 28)"   # docker, docker buildx, docker build (via buildx 0.29)
 #   eval "$(scripts/docker-env.sh 26)"   # docker, docker buildx, docker build (via buildx 0.13)
@@ -23,7 +23,7 @@ path=$BIN_DIR
 IFS=: read -r -a parts <<<"${PATH:-}"
 for p in "${parts[@]}"; do
   case "$p" in
-    "$BIN_DIR" | "$STRATA_ROOT"/2[068]/bin | "") ;;
+    "$BIN_DIR" | "$STRATA_ROOT"/2[068]/bin | "$STRATA_ROOT"/28c/bin | "") ;;
     *) path+=":$p" ;;
   esac
 done
@@ -36,7 +36,7 @@ vars=(
   "DOCKER_BUILDKIT=1"
   # Keeps buildx from adding provenance attestations (they need a registry-style exporter).
   "BUILDX_NO_DEFAULT_ATTESTATIONS=1"
-  "STRATA_ENGINE=$STRATA_ENGINE"
+  "STRATA_ENGINE=$STRATA_INSTANCE"
 )
 
 if [ "$mode" = --plain ]; then
@@ -51,4 +51,4 @@ echo "unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH BUILDX_BUILDER"
 for v in "${vars[@]}"; do
   printf 'export %s=%q\n' "${v%%=*}" "${v#*=}"
 done
-strata_engine_answers || strata_log "warning: engine $STRATA_ENGINE does not answer on $SOCK (run scripts/docker-up.sh $STRATA_ENGINE)"
+strata_engine_answers || strata_log "warning: engine $STRATA_INSTANCE does not answer on $SOCK (run scripts/docker-up.sh $STRATA_INSTANCE)"

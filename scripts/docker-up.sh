@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# docker-up.sh 28|26|20 -- install (first time) and start one of the three test engines.
+# docker-up.sh 28|28c|26|20 -- install (first time) and start one of the three test engines.
 #
 #   28: Docker 28.5.2 + buildx 0.29 (BuildKit v0.25) + containerd 2.1 from Debian forky, unpacked
 #       into $STRATA_DOCKER28_PREFIX (default /opt/strata/docker28), run on bookworm's runc/tini.
 #   26: Docker 26.1.5 + buildx 0.13 (BuildKit v0.13) from Debian trixie, unpacked into
 #       $STRATA_DOCKER26_PREFIX (default /opt/strata/docker26), run on bookworm's containerd/runc.
+#  28c: engine 28 again, a second daemon with the containerd image store (multi-platform images,
+#       OCI export).
 #   20: Debian bookworm's docker.io 20.10 (BuildKit v0.8), installed with apt.
 #
 # All can run at once: each has its own socket, data-root, exec-root, pidfile, managed
 # containerd (own socket under its exec-root, own namespace) and bridge (strata28 172.30.28.1/24,
-# strata26 172.30.26.1/24, strata20 172.30.20.1/24). State lives in $STRATA_STATE (default
-# /var/tmp/strata/<engine>).
+# strata28c 172.30.128.1/24, strata26 172.30.26.1/24, strata20 172.30.20.1/24). State lives in
+# $STRATA_STATE (default /var/tmp/strata/<engine>).
 # Idempotent: exits 0 at once when the engine already answers. Use the engine with
 #   eval "$(scripts/docker-env.sh 26)"
 set -euo pipefail
@@ -20,13 +22,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 strata_engine_init "${1:-}"
 
 [ "$(id -u)" = 0 ] || strata_die "must run as root (dockerd, bridges, iptables)"
-# Docker 28 keeps images in its classic store (overlay2) unless told otherwise;
-# STRATA_CONTAINERD_STORE=1 (engine 28 only) starts it with the containerd image store instead.
-# The two stores hold different images: give such a daemon its own STRATA_STATE. Only read when
-# the daemon starts (an engine already up stays as it is).
-containerd_store=${STRATA_CONTAINERD_STORE:-0}
-[ "$containerd_store" = 0 ] || [ "$STRATA_ENGINE" = 28 ] ||
-  strata_die "STRATA_CONTAINERD_STORE=1 is only for engine 28"
+# Docker 28 keeps images in its classic store (overlay2) unless told otherwise; instance 28c
+# (or STRATA_CONTAINERD_STORE=1 with 28) is the same engine with the containerd image store,
+# with its own state, socket and bridge. Only read when the daemon starts (an engine already up
+# stays as it is).
+containerd_store=$CONTAINERD_STORE
 mkdir -p "$STATE"
 
 # Callers (test harness, CI, a human) may race; one start at a time per engine.
@@ -48,7 +48,7 @@ setup_cli_dirs() {
 
 if strata_engine_answers; then
   setup_cli_dirs
-  strata_log "engine $STRATA_ENGINE already up on $SOCK"
+  strata_log "engine $STRATA_INSTANCE already up on $SOCK"
   exit 0
 fi
 
@@ -125,7 +125,7 @@ else
   [ ! -S /run/containerd/containerd.sock ] ||
     strata_log "note: /run/containerd/containerd.sock exists; dockerd will use that containerd (namespace $CTR_NS)"
 
-  printf '\n===== %s strata docker-up %s: %s %s\n' "$(date -Is)" "$STRATA_ENGINE" "$DOCKERD" "${args[*]}" >>"$LOG"
+  printf '\n===== %s strata docker-up %s: %s %s\n' "$(date -Is)" "$STRATA_INSTANCE" "$DOCKERD" "${args[*]}" >>"$LOG"
   # env -i: the caller's DOCKER_HOST, PATH (with /usr/local/bin/docker 28) etc. must not leak in.
   # setsid: the daemon must survive the caller's session/process group (test runners kill those).
   # 9>&-: the daemon must not inherit the lock, or the next docker-up would wait on it forever.
@@ -156,5 +156,5 @@ done
 t_start=$(strata_since "$t0")
 
 server=$(strata_docker version --format '{{.Server.Version}}')
-strata_log "engine $STRATA_ENGINE up: dockerd $server pid $(cat "$PIDFILE") on $SOCK," \
+strata_log "engine $STRATA_INSTANCE up: dockerd $server pid $(cat "$PIDFILE") on $SOCK," \
   "bridge $BRIDGE $BRIDGE_IP (install/check $t_install, start $t_start, total $(strata_since "$t_all"))"

@@ -5,7 +5,9 @@
 # 26.1/BuildKit v0.13 and 20.10/BuildKit v0.8), which install and start the engines themselves
 # and fail if they cannot. Needs root (apt, dockerd). Takes 5-10 minutes on a fresh 2-core machine
 # (measured with engines 26 and 20: 5.5 min; engine 28 alone: about 10 s to install and start,
-# 1.5 min of tests, up to 4 min on a busy machine).
+# 1.5 min of tests, up to 4 min on a busy machine), plus the multi-platform and reproducibility
+# tests on 28c (Docker 28 with the containerd store): about 2.5 min for the i386 base image the
+# first time, then about 3 min of tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

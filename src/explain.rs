@@ -112,29 +112,45 @@ fn location(source_index: i32, src: &SourceText, span: std::ops::Range<usize>) -
     })
 }
 
-fn source_info(src: &SourceText) -> Value {
-    json!({
+/// A lint source (`pb.SourceInfo`); the spec is TOML, manifests have no language BuildKit knows.
+fn source_info(src: &SourceText, spec: &Spec) -> Value {
+    let mut info = json!({
         "filename": src.name,
         "data": base64::engine::general_purpose::STANDARD.encode(crate::redact::redact_credentials(&src.text).as_bytes()),
-        "language": "TOML",
-    })
+    });
+    if src.name == spec.source.name {
+        info["language"] = json!("TOML");
+    }
+    info
 }
 
-/// The first `key = ` line in the spec, for settings the parsed spec keeps without a position.
-fn key_span(spec: &Spec, key: &str) -> std::ops::Range<usize> {
+/// Where the spec writes the key at `path` (`["env", "API_TOKEN"]`), for settings the parsed spec
+/// keeps without a position: found by reading the TOML again, so a key in an inline table
+/// (`env = { API_TOKEN = "…" }`), a `[env]` table or a dotted key (`env.API_TOKEN`) is found alike.
+/// Falls back to the `language` value.
+fn key_span(spec: &Spec, path: &[&str]) -> std::ops::Range<usize> {
     let text = &spec.source.text;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let at = offset + (line.len() - trimmed.len());
-        if let Some(rest) = trimmed.strip_prefix(key) {
-            if rest.trim_start().starts_with('=') {
-                return at..at + key.len();
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let shift = text.len() - body.len();
+    let found = toml::de::DeTable::parse(body).ok().and_then(|root| {
+        let mut table = root.get_ref();
+        let mut span = None;
+        for (depth, name) in path.iter().enumerate() {
+            let (key, value) = table.iter().find(|(k, _)| k.get_ref() == *name)?;
+            span = Some(key.span());
+            if depth + 1 < path.len() {
+                match value.get_ref() {
+                    toml::de::DeValue::Table(t) => table = t,
+                    _ => return None,
+                }
             }
         }
-        offset += line.len();
+        span
+    });
+    match found {
+        Some(span) => span.start + shift..span.end + shift,
+        None => spec.language.span.clone(),
     }
-    spec.language.span.clone()
 }
 
 /// The build arguments the spec refers to, with their defaults, in order of first use.
@@ -432,7 +448,9 @@ pub fn check(
         }
     }
     if config.runs("SecretInEnv") {
-        for (key, _) in spec.env.iter().chain(&spec.build_env) {
+        let env = spec.env.iter().map(|(k, _)| ("env", k));
+        let build_env = spec.build_env.iter().map(|(k, _)| ("build_env", k));
+        for (table, key) in env.chain(build_env) {
             if looks_secret(key) {
                 out.push(Finding {
                     rule: "SecretInEnv",
@@ -440,7 +458,7 @@ pub fn check(
                     detail: format!(
                         "`{key}` looks like a credential: pass it with `[[secret]]` (`id`, `env = \"{key}\"`) and `--secret id=…`"
                     ),
-                    at: at_spec(key_span(spec, key)),
+                    at: at_spec(key_span(spec, &[table, key])),
                 });
             }
         }
@@ -482,7 +500,7 @@ pub fn check(
                 "`user = \"{}\"`: a process that breaks out of the app owns the container; leave `user` unset for the non-root default",
                 spec.user
             ),
-            at: at_spec(key_span(spec, "user")),
+            at: at_spec(key_span(spec, &["user"])),
         });
     }
     if config.runs("ManifestIgnored") {
@@ -561,8 +579,14 @@ fn unfrozen(spec: &Spec, plan: &Plan, ctx: &ContextFiles) -> Vec<Finding> {
     )]
 }
 
-/// `frontend.lint`: the findings, or the error that stops planning, with the files they point into.
-pub fn lint(spec: &Spec, findings: &[Finding], error: Option<&Diagnostics>) -> Answer {
+/// `frontend.lint`: the findings, or the error that stops planning, with the files they point into
+/// (the spec first; a manifest a finding or the error points into after it, its text from `ctx`).
+pub fn lint(
+    spec: &Spec,
+    ctx: &ContextFiles,
+    findings: &[Finding],
+    error: Option<&Diagnostics>,
+) -> Answer {
     let mut sources: Vec<SourceText> = vec![spec.source.clone()];
     let mut index_of = |src: &SourceText| -> i32 {
         match sources.iter().position(|s| s.name == src.name) {
@@ -580,12 +604,6 @@ pub fn lint(spec: &Spec, findings: &[Finding], error: Option<&Diagnostics>) -> A
             Some((src, span)) => location(index_of(src), src, span.clone()),
             None => json!({"sourceIndex": -1}),
         };
-        warnings.push(json!({
-            "ruleName": f.rule,
-            "description": f.description,
-            "detail": crate::redact::redact_credentials(&f.detail),
-            "location": loc,
-        }));
         let place = match &f.at {
             Some((src, span)) => {
                 let p = src.position(span.start);
@@ -593,22 +611,57 @@ pub fn lint(spec: &Spec, findings: &[Finding], error: Option<&Diagnostics>) -> A
             }
             None => String::new(),
         };
+        // buildx shows every source of a lint result under the name of the file given with `-f`
+        // (it maps the frontend's file name back to the local path, and does it for each source),
+        // so a finding in a manifest names its file in the text too.
+        let detail = match &f.at {
+            Some((src, span)) if src.name != spec.source.name => {
+                format!(
+                    "{}:{}: {}",
+                    src.name,
+                    src.position(span.start).line,
+                    f.detail
+                )
+            }
+            _ => f.detail.clone(),
+        };
+        warnings.push(json!({
+            "ruleName": f.rule,
+            "description": f.description,
+            "detail": crate::redact::redact_credentials(&detail),
+            "location": loc,
+        }));
         text.push_str(&format!("WARNING: {}\n{place}{}\n\n", f.rule, f.detail));
     }
     let mut value = json!({ "warnings": warnings });
     if let Some(d) = error.and_then(|d| d.first()) {
+        // buildx prints the error with the source its location names, so the index must be a
+        // source's: a position in a manifest comes with that manifest's text; an error with no
+        // position points at the spec with no range (nothing is quoted).
         let loc = match &d.location {
-            Location::File { start, end, .. } => json!({
-                "sourceIndex": 0,
-                "ranges": [{"start": {"line": start.line, "character": start.column},
-                            "end": {"line": end.line, "character": end.column}}],
-            }),
-            _ => json!({"sourceIndex": -1}),
+            Location::File {
+                name, start, end, ..
+            } => {
+                let source = if *name == spec.source.name {
+                    Some(spec.source.clone())
+                } else {
+                    ctx.text(name).map(|t| SourceText::new(name.clone(), t))
+                };
+                match source {
+                    Some(src) => json!({
+                        "sourceIndex": index_of(&src),
+                        "ranges": [{"start": {"line": start.line, "character": start.column},
+                                    "end": {"line": end.line, "character": end.column}}],
+                    }),
+                    None => json!({"sourceIndex": 0, "ranges": []}),
+                }
+            }
+            _ => json!({"sourceIndex": 0, "ranges": []}),
         };
         value["buildError"] = json!({"message": d.to_string(), "location": loc});
         text.push_str(&format!("ERROR: {d}\n"));
     }
-    value["sources"] = Value::Array(sources.iter().map(source_info).collect());
+    value["sources"] = Value::Array(sources.iter().map(|s| source_info(s, spec)).collect());
     if warnings.is_empty() && error.is_none() {
         text.push_str("Check complete, no warnings found.\n");
     }

@@ -46,6 +46,9 @@ fn repo() -> PathBuf {
 enum Kind {
     /// Docker 28.5 + buildx 0.29, BuildKit v0.25.
     Docker28,
+    /// The same Docker 28.5, a second daemon with the containerd image store: it keeps
+    /// multi-platform images and exports OCI archives, which the classic store refuses.
+    Docker28c,
     /// Docker 26.1 + buildx 0.13, BuildKit v0.13.
     Docker26,
     /// Docker 20.10, BuildKit v0.8.
@@ -56,6 +59,7 @@ impl Kind {
     fn id(self) -> &'static str {
         match self {
             Kind::Docker28 => "28",
+            Kind::Docker28c => "28c",
             Kind::Docker26 => "26",
             Kind::Docker20 => "20",
         }
@@ -71,16 +75,21 @@ struct Engine {
     /// (`CACHED`, step names) would then fail at random. Seen on Docker 28 with bake and
     /// `--build-context` running side by side.
     builds: Mutex<()>,
+    /// Held by a test that needs the engine's build cache to itself for its whole run (one that
+    /// prunes it, or asserts what a rebuild finds cached).
+    whole: Mutex<()>,
 }
 
 /// One setup per engine per test run; setups are serialised (they share apt and cargo).
 fn engine(kind: Kind) -> &'static Engine {
     static SETUP: Mutex<()> = Mutex::new(());
     static E28: OnceLock<Engine> = OnceLock::new();
+    static E28C: OnceLock<Engine> = OnceLock::new();
     static E26: OnceLock<Engine> = OnceLock::new();
     static E20: OnceLock<Engine> = OnceLock::new();
     let cell = match kind {
         Kind::Docker28 => &E28,
+        Kind::Docker28c => &E28C,
         Kind::Docker26 => &E26,
         Kind::Docker20 => &E20,
     };
@@ -89,12 +98,23 @@ fn engine(kind: Kind) -> &'static Engine {
         let id = kind.id();
         script(&["docker-up.sh", id], &BTreeMap::new());
         let env = engine_env(id);
-        script(&["base-images.sh", id], &env);
+        // 28c serves the multi-platform and reproducibility tests: python for linux/amd64 and
+        // linux/386 in one image (the i386 rootfs is the one debootstrap these tests add).
+        // 26 also builds linux/386 alone, from the classic store's one-platform i386 tag.
+        let images: &[&str] = match kind {
+            Kind::Docker28c => &["busybox", "python+386"],
+            Kind::Docker26 => &["busybox", "python", "node", "python+386"],
+            _ => &[],
+        };
+        let mut args = vec!["base-images.sh", id];
+        args.extend(images);
+        script(&args, &env);
         script(&["frontend-image.sh", &frontend()], &env);
         Engine {
             kind,
             env,
             builds: Mutex::new(()),
+            whole: Mutex::new(()),
         }
     })
 }
@@ -147,7 +167,7 @@ impl Engine {
         let spec_path = spec_path.to_str().unwrap();
         let dir = dir.to_str().unwrap();
         let mut args: Vec<&str> = match self.kind {
-            Kind::Docker28 | Kind::Docker26 => vec!["buildx", "build"],
+            Kind::Docker28 | Kind::Docker28c | Kind::Docker26 => vec!["buildx", "build"],
             Kind::Docker20 => vec!["build"],
         };
         args.extend(["--progress=plain", "-t", tag, "-f", spec_path]);
@@ -191,7 +211,15 @@ impl Engine {
 
     /// Runs the image, waits for it to answer HTTP on `port`, returns the body of `GET /`.
     fn serve(&self, image: &str, port: u16) -> String {
-        let out = self.docker(&["run", "-d", "--rm", image]);
+        self.serve_with(&[], image, port)
+    }
+
+    /// `serve` with more `docker run` options (`--platform linux/386`).
+    fn serve_with(&self, run: &[&str], image: &str, port: u16) -> String {
+        let mut args = vec!["run", "-d", "--rm"];
+        args.extend(run);
+        args.push(image);
+        let out = self.docker(&args);
         assert!(
             out.status.success(),
             "docker run {image}: {}",
@@ -225,7 +253,13 @@ impl Engine {
     }
 
     fn run_output(&self, image: &str, cmd: &[&str]) -> String {
-        let mut args = vec!["run", "--rm", image];
+        self.run_output_with(&[], image, cmd)
+    }
+
+    fn run_output_with(&self, run: &[&str], image: &str, cmd: &[&str]) -> String {
+        let mut args = vec!["run", "--rm"];
+        args.extend(run);
+        args.push(image);
         args.extend(cmd);
         let out = self.docker(&args);
         assert!(
@@ -234,6 +268,48 @@ impl Engine {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Engine {
+    /// `docker buildx build -f SPEC [how…] DIR` with extra environment, for subrequests
+    /// (`--call`, `--print`) whose answer goes to stdout and whose exit code is the point.
+    fn buildx(&self, dir: &Path, spec: &str, how: &[&str], env: &[(&str, &str)]) -> Call {
+        let spec_path = dir.join(spec);
+        let mut args = vec!["buildx", "build", "-f", spec_path.to_str().unwrap()];
+        args.extend(how);
+        args.push(dir.to_str().unwrap());
+        let _one_at_a_time = self.builds.lock().unwrap_or_else(|e| e.into_inner());
+        let started = Instant::now();
+        let out = Command::new("docker")
+            .args(&args)
+            .envs(&self.env)
+            .envs(env.iter().copied())
+            .output()
+            .expect("docker runs");
+        Call {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            took: started.elapsed(),
+        }
+    }
+}
+
+struct Call {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit code {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -1663,4 +1739,574 @@ fn docker28_go_errors() {
 #[test]
 fn docker26_go_errors() {
     go_errors(Kind::Docker26);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subrequests (`--call`), several platforms, reproducible images.
+
+/// A spec with a finding for every rule that applies to it, and the manifest it installs.
+fn findings_workspace(kind: Kind) -> Workspace {
+    let ws = Workspace::example("fastapi", kind, PYTHON_BASE);
+    ws.write(
+        "strata.toml",
+        &format!(
+            "# syntax={}\nlanguage = \"python\"\nbase = \"local/strata-python\"\nmanifests = [\"requirements.txt\"]\n\
+             app = \"app\"\nrun = [\"uvicorn\", \"app.main:app\"]\nuser = \"root\"\nenv = {{ MODE = \"prod\", API_TOKEN = \"x\" }}\n",
+            frontend()
+        ),
+    );
+    ws.write(
+        "requirements.txt",
+        "fastapi==0.115.6\nuvicorn==0.34.0\nrequests\n",
+    );
+    ws
+}
+
+/// `docker buildx build --call targets|outline|check` (buildx 0.15 and later): buildx sends the
+/// subrequest to the Dockerfile frontend, which forwards it through `# syntax=`; Strata answers
+/// with result metadata, which buildx parses and prints its own way, and for `check` exits with
+/// the answer's status code.
+#[test]
+fn docker28_call_targets_outline_and_check() {
+    let e = engine(Kind::Docker28);
+    let ws = Workspace::example("fastapi", Kind::Docker28, PYTHON_BASE);
+    let started = Instant::now();
+
+    let t = e.buildx(&ws.dir, "strata.toml", &["--call", "targets"], &[]);
+    assert_eq!(t.code, 0, "{t}");
+    for line in [
+        "TARGET            DESCRIPTION",
+        "base              the build image and system packages",
+        "deps              dependencies installed from requirements.txt alone",
+        "build             the source copied and built",
+        "runtime (default) the image to run",
+    ] {
+        assert!(
+            t.stdout.lines().any(|l| l.trim_end() == line),
+            "{line:?} in\n{t}"
+        );
+    }
+
+    // The arguments the spec uses, with the value this build gives them; secrets; SSH.
+    let spec = ws.read("strata.toml");
+    ws.write(
+        "strata.toml",
+        &format!(
+            "{spec}env = {{ MODE = \"${{MODE:-prod}}\" }}\n[[secret]]\nid = \"pip_conf\"\ntarget = \"/etc/pip.conf\"\nrequired = true\n"
+        ),
+    );
+    let o = e.buildx(
+        &ws.dir,
+        "strata.toml",
+        &["--call", "outline", "--build-arg", "MODE=dev"],
+        &[],
+    );
+    assert_eq!(o.code, 0, "{o}");
+    for line in [
+        "TARGET:      runtime",
+        "DESCRIPTION: python with pip: dependencies keyed by requirements.txt",
+        "BUILD ARG   VALUE   DESCRIPTION",
+        "MODE        dev",
+        "SECRET     REQUIRED",
+        "pip_conf   true",
+        "SSH       REQUIRED",
+        "default",
+    ] {
+        assert!(
+            o.stdout.lines().any(|l| l.trim_end() == line),
+            "{line:?} in\n{o}"
+        );
+    }
+
+    // The example passes every check: exit code 0.
+    ws.write("strata.toml", &spec);
+    let clean = e.buildx(&ws.dir, "strata.toml", &["--call", "check"], &[]);
+    assert_eq!(clean.code, 0, "{clean}");
+    assert!(
+        clean.stdout.contains("Check complete, no warnings found."),
+        "{clean}"
+    );
+
+    // Findings: each rule, its detail and the line it points at; exit code 1 (result.statuscode).
+    let bad = findings_workspace(Kind::Docker28);
+    let c = e.buildx(&bad.dir, "strata.toml", &["--call", "check"], &[]);
+    assert_eq!(c.code, 1, "{c}");
+    for part in [
+        "Check complete, 4 warnings have been found!",
+        "WARNING: UnpinnedBaseImage\n`local/strata-python` has no version tag or digest",
+        "strata.toml:3\n",
+        ">>> base = \"local/strata-python\"",
+        "WARNING: RootUser\n`user = \"root\"`: a process that breaks out of the app owns the container",
+        ">>> user = \"root\"",
+        "WARNING: SecretInEnv\n`API_TOKEN` looks like a credential",
+        ">>> env = { MODE = \"prod\", API_TOKEN = \"x\" }",
+        // buildx labels every source with the `-f` file's name, so the detail names the manifest.
+        "WARNING: UnfrozenInstall\nrequirements.txt:3: `requests` is not pinned",
+        ">>> requests",
+    ] {
+        assert!(c.stdout.contains(part), "{part:?} in\n{c}");
+    }
+    // The JSON form carries the same, with each location's source.
+    let j = e.buildx(
+        &bad.dir,
+        "strata.toml",
+        &["--call", "check,format=json"],
+        &[],
+    );
+    let json: serde_json::Value = serde_json::from_str(&j.stdout).expect("JSON from --call check");
+    let sources = json["sources"].as_array().unwrap();
+    for w in json["warnings"].as_array().unwrap() {
+        let source = &sources[w["location"]["sourceIndex"].as_u64().unwrap() as usize];
+        let expected = if w["ruleName"] == "UnfrozenInstall" {
+            "requirements.txt"
+        } else {
+            "strata.toml"
+        };
+        assert_eq!(source["filename"], expected, "{w}");
+    }
+
+    // Skipped by the directive, or by the build argument; then nothing is found.
+    let text = bad.read("strata.toml");
+    let (syntax, rest) = text.split_once('\n').unwrap();
+    bad.write(
+        "strata.toml",
+        &format!(
+            "{syntax}\n# check=skip=UnpinnedBaseImage,RootUser,SecretInEnv,UnfrozenInstall\n{rest}"
+        ),
+    );
+    let skipped = e.buildx(&bad.dir, "strata.toml", &["--call", "check"], &[]);
+    assert_eq!(skipped.code, 0, "{skipped}");
+    bad.write("strata.toml", &text);
+    let skipped = e.buildx(
+        &bad.dir,
+        "strata.toml",
+        &[
+            "--call",
+            "check",
+            "--build-arg",
+            "BUILDKIT_DOCKERFILE_CHECK=skip=all",
+        ],
+        &[],
+    );
+    assert_eq!(skipped.code, 0, "{skipped}");
+    assert!(skipped.stdout.contains("no warnings found"), "{skipped}");
+
+    // A build shows the findings as warnings and goes on; with error=true they fail it.
+    bad.write(
+        "strata.toml",
+        &text.replace("\"local/strata-python\"", &format!("\"{PYTHON_BASE}\"")),
+    );
+    let b = e.build_ok(
+        &bad.dir,
+        "strata.toml",
+        "strata-e2e/findings:28",
+        &["--target", "base"],
+    );
+    assert!(
+        b.log.contains("RootUser: `user = \"root\"`"),
+        "findings are build warnings:\n{}",
+        b.log
+    );
+    bad.write(
+        "strata.toml",
+        &text.replacen("\n", "\n# check=error=true\n", 1),
+    );
+    let b = e.build(
+        &bad.dir,
+        "strata.toml",
+        "strata-e2e/findings:28",
+        &["--target", "base"],
+    );
+    assert!(!b.ok, "error=true fails the build:\n{}", b.log);
+    assert!(b.log.contains("RootUser: `user = \"root\"`"), "{}", b.log);
+
+    // A spec the plan refuses: the error, quoted from the manifest it is in; exit code 1.
+    ws.write("requirements.txt", "fastapi==0.115.6\n-e .\n");
+    let refused = e.buildx(&ws.dir, "strata.toml", &["--call", "check"], &[]);
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(
+        refused
+            .stderr
+            .contains("ERROR: requirements.txt:2:1: `-e .` installs local source"),
+        "{refused}"
+    );
+    assert!(refused.stderr.contains(">>> -e ."), "{refused}");
+    eprintln!(
+        "[e2e] Docker 28 --call targets/outline/check: {:.1?} in all",
+        started.elapsed()
+    );
+}
+
+/// buildx 0.13 (Docker 26's) has no `--call`; its experimental `--print` sends the same
+/// subrequests. It prints `result.txt` for `lint` and ignores the status code.
+#[test]
+fn docker26_print_targets_outline_and_lint() {
+    let e = engine(Kind::Docker26);
+    let ws = findings_workspace(Kind::Docker26);
+    let experimental = [("BUILDX_EXPERIMENTAL", "1")];
+    let no_call = e.buildx(&ws.dir, "strata.toml", &["--call", "targets"], &[]);
+    assert_ne!(no_call.code, 0);
+    assert!(no_call.stderr.contains("unknown flag: --call"), "{no_call}");
+
+    let t = e.buildx(
+        &ws.dir,
+        "strata.toml",
+        &["--print", "targets"],
+        &experimental,
+    );
+    assert_eq!(t.code, 0, "{t}");
+    assert!(
+        t.stdout
+            .lines()
+            .any(|l| l.trim_end() == "runtime (default) the image to run"),
+        "{t}"
+    );
+    let o = e.buildx(
+        &ws.dir,
+        "strata.toml",
+        &["--print", "outline"],
+        &experimental,
+    );
+    assert_eq!(o.code, 0, "{o}");
+    assert!(o.stdout.contains("TARGET:      runtime"), "{o}");
+    let l = e.buildx(&ws.dir, "strata.toml", &["--print", "lint"], &experimental);
+    assert_eq!(l.code, 0, "buildx 0.13 does not exit with the status:\n{l}");
+    for part in [
+        "WARNING: RootUser\nstrata.toml:7:1: `user = \"root\"`",
+        "WARNING: SecretInEnv\nstrata.toml:8:24: `API_TOKEN` looks like a credential",
+        "WARNING: UnfrozenInstall\nrequirements.txt:3:1: `requests` is not pinned",
+    ] {
+        assert!(l.stdout.contains(part), "{part:?} in\n{l}");
+    }
+}
+
+/// Subrequests are a frontend-side protocol: Docker 20.10's BuildKit v0.8 forwards them too
+/// (here through buildx 0.13's `--print`, the client engine 20's tests have).
+#[test]
+fn docker20_print_targets() {
+    let e = engine(Kind::Docker20);
+    let ws = Workspace::example("fastapi", Kind::Docker20, PYTHON_BASE);
+    let t = e.buildx(
+        &ws.dir,
+        "strata.toml",
+        &["--print", "targets"],
+        &[("BUILDX_EXPERIMENTAL", "1")],
+    );
+    assert_eq!(t.code, 0, "{t}");
+    assert!(
+        t.stdout.lines().any(|l| l.trim_end()
+            == "deps              dependencies installed from requirements.txt alone"),
+        "{t}"
+    );
+}
+
+impl Engine {
+    /// `docker image inspect --platform P` of one platform's image in a multi-platform tag.
+    fn inspect_platform(&self, image: &str, platform: &str, format: &str) -> String {
+        let out = self.docker(&[
+            "image",
+            "inspect",
+            "--platform",
+            platform,
+            "-f",
+            format,
+            image,
+        ]);
+        assert!(
+            out.status.success(),
+            "inspect {image} ({platform}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Empties the engine's build cache (cache mounts included): the next build starts from
+    /// nothing, as on a fresh builder. Only for an engine these tests have to themselves (28c).
+    fn prune_build_cache(&self) {
+        assert_eq!(
+            self.kind,
+            Kind::Docker28c,
+            "the other engines' caches are shared"
+        );
+        let _one_at_a_time = self.builds.lock().unwrap_or_else(|e| e.into_inner());
+        let out = self.docker(&["buildx", "prune", "-af"]);
+        assert!(
+            out.status.success(),
+            "buildx prune: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `--platform linux/amd64,linux/386` in one build, on the containerd image store (the classic
+/// store refuses multi-platform results): each platform resolves its own variant of the local
+/// multi-platform base image and gets its own image; both run and serve; their steps have their
+/// own cache records (an app edit re-runs neither install), named with their platform.
+#[test]
+fn docker28c_platforms() {
+    let e = engine(Kind::Docker28c);
+    let _whole = e.whole.lock().unwrap_or_else(|e| e.into_inner());
+    let ws = Workspace::example("fastapi", Kind::Docker28c, PYTHON_BASE);
+    let tag = "strata-e2e/fastapi-platforms:28c";
+    let both = ["--platform", "linux/amd64,linux/386"];
+    let first = e.build_ok(&ws.dir, "strata.toml", tag, &both);
+    for platform in ["linux/amd64", "linux/386"] {
+        let install =
+            format!("[{platform} deps 3/3] /opt/venv/bin/pip install -r requirements.txt");
+        assert!(
+            first.log.contains(&install),
+            "{install:?} in:\n{}",
+            first.log
+        );
+    }
+
+    // (platform, image architecture, dpkg's, pointer bits, ELF class of a compiled wheel's module)
+    let expected = [
+        ("linux/amd64", "amd64", "amd64", "64", "2"),
+        ("linux/386", "386", "i386", "32", "1"),
+    ];
+    for (platform, arch, dpkg, bits, elf_class) in expected {
+        assert_eq!(e.inspect_platform(tag, platform, "{{.Architecture}}"), arch);
+        assert_eq!(
+            e.inspect_platform(tag, platform, "{{.Config.User}}"),
+            "10001:10001"
+        );
+        let run = ["--platform", platform];
+        assert_eq!(e.serve_with(&run, tag, 80), r#"{"Hello":"World"}"#);
+        let probe = "import platform, struct, pydantic_core._pydantic_core as m; \
+                     print(struct.calcsize('P') * 8, open(m.__file__, 'rb').read(5)[4], platform.machine())";
+        let out = e.run_output_with(
+            &run,
+            tag,
+            &[
+                "sh",
+                "-c",
+                &format!("dpkg --print-architecture; python -c \"{probe}\""),
+            ],
+        );
+        // `uname -m` (and so platform.machine()) says x86_64 in both: neither Docker nor BuildKit
+        // sets the linux32 personality for linux/386 on an x86_64 kernel. What differs is the
+        // userland: dpkg's architecture, the interpreter's pointer size and the ELF class of the
+        // wheel pip chose (manylinux i686 against x86_64).
+        assert_eq!(
+            out,
+            format!("{dpkg}\n{bits} {elf_class} x86_64"),
+            "{platform}"
+        );
+    }
+
+    // An app edit: each platform's install is cached, each platform's source copy runs.
+    ws.write(
+        "app/main.py",
+        &format!("{}# edit {}\n", ws.read("app/main.py"), nonce()),
+    );
+    let edit = e.build_ok(&ws.dir, "strata.toml", tag, &both);
+    for platform in ["linux/amd64", "linux/386"] {
+        assert!(
+            edit.cached(&format!("[{platform} deps 3/3]")),
+            "{platform} install re-ran:\n{}",
+            edit.log
+        );
+        assert!(!edit.cached(&format!("[{platform} build 1/1] copy app")));
+    }
+    // One platform alone afterwards: the same steps, so the same cache records.
+    let alone = e.build_ok(
+        &ws.dir,
+        "strata.toml",
+        "strata-e2e/fastapi-386:28c",
+        &["--platform", "linux/386"],
+    );
+    assert!(
+        alone.cached("[deps 3/3] /opt/venv/bin/pip install"),
+        "{}",
+        alone.log
+    );
+    assert_eq!(
+        e.inspect("strata-e2e/fastapi-386:28c", "{{.Architecture}}"),
+        "386"
+    );
+    eprintln!(
+        "[e2e] Docker 28c two platforms: first build {:.1?}, app edit {:.1?}, one platform {:.1?}",
+        first.took, edit.took, alone.took
+    );
+}
+
+/// One platform other than the daemon's on the classic image store (Docker 26, BuildKit v0.13):
+/// `--platform linux/386` with the base image's i386 variant as a named context. (Docker 20.10
+/// does not find a local image of another platform, with any frontend: it asks the registry.)
+#[test]
+fn docker26_other_platform() {
+    let e = engine(Kind::Docker26);
+    let dir = repo().join("examples/fastapi");
+    let tag = "strata-e2e/fastapi-386:26";
+    let b = e.build_ok(
+        &dir,
+        "strata.toml",
+        tag,
+        &[
+            "--platform",
+            "linux/386",
+            "--build-context",
+            &format!("python:3.12-slim=docker-image://{PYTHON_BASE}-386"),
+        ],
+    );
+    assert!(
+        b.log
+            .contains(&format!("[base] FROM docker.io/{PYTHON_BASE}-386")),
+        "{}",
+        b.log
+    );
+    assert_eq!(e.inspect(tag, "{{.Architecture}}"), "386");
+    assert_eq!(e.run_output(tag, &["dpkg", "--print-architecture"]), "i386");
+    assert_eq!(e.serve(tag, 80), r#"{"Hello":"World"}"#);
+}
+
+/// A file from an OCI archive, by its path inside it.
+fn oci_file(archive: &Path, path: &str) -> Vec<u8> {
+    let out = Command::new("tar")
+        .arg("-xOf")
+        .arg(archive)
+        .arg(path)
+        .output()
+        .expect("tar runs");
+    assert!(out.status.success(), "{path} in {}", archive.display());
+    out.stdout
+}
+
+fn oci_json(archive: &Path, digest: &str) -> serde_json::Value {
+    let path = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    serde_json::from_slice(&oci_file(archive, &path)).unwrap()
+}
+
+/// The image configs of an OCI archive, by platform (`index.json` → image index → manifests).
+fn oci_configs(archive: &Path) -> BTreeMap<String, serde_json::Value> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&oci_file(archive, "index.json")).unwrap();
+    let mut manifests = Vec::new();
+    let mut queue: Vec<serde_json::Value> = index["manifests"].as_array().unwrap().clone();
+    while let Some(d) = queue.pop() {
+        let blob = oci_json(archive, d["digest"].as_str().unwrap());
+        match blob["manifests"].as_array() {
+            Some(list) => queue.extend(list.iter().cloned()),
+            None => manifests.push(blob),
+        }
+    }
+    manifests
+        .iter()
+        .map(|m| {
+            let config = oci_json(archive, m["config"]["digest"].as_str().unwrap());
+            let platform = format!(
+                "{}/{}",
+                config["os"].as_str().unwrap(),
+                config["architecture"].as_str().unwrap()
+            );
+            (platform, config)
+        })
+        .collect()
+}
+
+/// With SOURCE_DATE_EPOCH, two builds of both platforms from an empty build cache (a fresh
+/// builder each time: no layer, no cache mount left) give the same bytes: the OCI archives are
+/// identical, so are the image index digests. One build takes the build argument, the other
+/// the environment variable buildx forwards. Byte-identical layers need the exporter's
+/// `rewrite-timestamp=true` (file times newer than the epoch are clamped) and the epoch in the
+/// steps' environment, which Strata puts there (Python then writes hash-based .pyc files).
+#[test]
+fn docker28c_reproducible() {
+    let e = engine(Kind::Docker28c);
+    let _whole = e.whole.lock().unwrap_or_else(|e| e.into_inner());
+    let ws = Workspace::example("fastapi", Kind::Docker28c, PYTHON_BASE);
+    let out = Workspace::empty("reproducible-28c");
+    let epoch = "1700000000";
+    let time = "2023-11-14T22:13:20Z";
+    let mut digests = Vec::new();
+    let mut took = Vec::new();
+    for (i, via_env) in [false, true].into_iter().enumerate() {
+        e.prune_build_cache();
+        let archive = out.dir.join(format!("image-{i}.tar"));
+        let metadata = out.dir.join(format!("metadata-{i}.json"));
+        let output = format!("type=oci,dest={},rewrite-timestamp=true", archive.display());
+        let arg = format!("SOURCE_DATE_EPOCH={epoch}");
+        let mut how = vec![
+            "--progress=plain",
+            "--platform",
+            "linux/amd64,linux/386",
+            "--output",
+            &output,
+            "--metadata-file",
+            metadata.to_str().unwrap(),
+        ];
+        let mut env = vec![];
+        if via_env {
+            env.push(("SOURCE_DATE_EPOCH", epoch));
+        } else {
+            how.extend(["--build-arg", &arg]);
+        }
+        let b = e.buildx(&ws.dir, "strata.toml", &how, &env);
+        assert_eq!(b.code, 0, "{b}");
+        took.push(b.took);
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&metadata).unwrap()).unwrap();
+        digests.push(meta["containerimage.digest"].as_str().unwrap().to_string());
+        let configs = oci_configs(&archive);
+        assert_eq!(
+            configs.keys().collect::<Vec<_>>(),
+            ["linux/386", "linux/amd64"]
+        );
+        for (platform, config) in &configs {
+            assert_eq!(config["created"], time, "{platform}");
+            for h in config["history"].as_array().unwrap() {
+                assert_eq!(h["created"], time, "{platform}: {h}");
+            }
+            assert!(
+                !config["config"]["Env"]
+                    .to_string()
+                    .contains("SOURCE_DATE_EPOCH"),
+                "the steps see the epoch, the image does not"
+            );
+        }
+    }
+    assert_eq!(digests[0], digests[1], "the image index digests differ");
+    let (a, b) = (
+        std::fs::read(out.dir.join("image-0.tar")).unwrap(),
+        std::fs::read(out.dir.join("image-1.tar")).unwrap(),
+    );
+    assert!(a == b, "the OCI archives differ");
+    eprintln!(
+        "[e2e] Docker 28c reproducible: two cold builds of two platforms, {:.1?} and {:.1?}, index {}",
+        took[0], took[1], digests[0]
+    );
+}
+
+/// Without SOURCE_DATE_EPOCH Strata puts no time in what it returns, so the same build gives the
+/// same image config, byte for byte: on a rebuild the exporter fills every `created` from the
+/// cached layers' own times, and the config digest is the one of the first build.
+#[test]
+fn docker28_same_config_twice() {
+    let e = engine(Kind::Docker28);
+    let ws = Workspace::example("fastapi", Kind::Docker28, PYTHON_BASE);
+    let out = Workspace::empty("same-config-28");
+    let mut configs = Vec::new();
+    for i in 0..2 {
+        let metadata = out.dir.join(format!("metadata-{i}.json"));
+        e.build_ok(
+            &ws.dir,
+            "strata.toml",
+            "strata-e2e/fastapi-same:28",
+            &["--metadata-file", metadata.to_str().unwrap()],
+        );
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&metadata).unwrap()).unwrap();
+        configs.push(
+            meta["containerimage.config.digest"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(configs[0], configs[1]);
+    assert_eq!(
+        e.inspect("strata-e2e/fastapi-same:28", "{{.Id}}"),
+        configs[0]
+    );
 }

@@ -875,3 +875,65 @@ fn lockfiles_are_read_as_far_as_their_header() {
     );
     assert!(g.find("npm install -g --prefix /opt/yarn").is_some());
 }
+
+/// Locations a real buildx showed wrong: a key in an inline table (found by the spec's line-based
+/// search before, which fell back to `language`), and an error in a manifest (pointed into the
+/// spec at the manifest's line). buildx also shows every source under the `-f` file's name, so a
+/// finding in a manifest names its file in the detail.
+#[test]
+fn call_check_points_into_the_file_a_finding_or_an_error_is_in() {
+    let dir = example("fastapi");
+    dir.write("requirements.txt", "fastapi==0.115.0\nuvicorn\n");
+    dir.write(
+        "strata.toml",
+        "language = \"python\"\nrun = \"x\"\nenv = { MODE = \"a\", API_TOKEN = \"abc\" }\nbuild_env.DB_PASSWORD = \"x\"\n",
+    );
+    let json = subrequest(&dir, "frontend.lint")
+        .metadata_json("result.json")
+        .unwrap();
+    let at = |rule: &str, n: usize| {
+        let w: Vec<&serde_json::Value> = json["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["ruleName"] == rule)
+            .collect();
+        let l = &w[n]["location"];
+        (
+            l["sourceIndex"].as_i64().unwrap(),
+            l["ranges"][0]["start"]["line"].as_i64().unwrap(),
+            l["ranges"][0]["start"]["character"].as_i64().unwrap(),
+            w[n]["detail"].as_str().unwrap().to_string(),
+        )
+    };
+    let (source, line, column, _) = at("SecretInEnv", 0);
+    assert_eq!(
+        (source, line, column),
+        (0, 3, 21),
+        "API_TOKEN in the inline table"
+    );
+    let (source, line, column, _) = at("SecretInEnv", 1);
+    assert_eq!(
+        (source, line, column),
+        (0, 4, 11),
+        "the dotted build_env.DB_PASSWORD"
+    );
+    let (source, line, _, detail) = at("UnfrozenInstall", 0);
+    assert_eq!((source, line), (1, 2));
+    assert!(
+        detail.starts_with("requirements.txt:2: `uvicorn` is not pinned"),
+        "{detail}"
+    );
+    assert_eq!(json["sources"][0]["language"], "TOML");
+    assert!(json["sources"][1].get("language").is_none());
+
+    // An error in a manifest: its location is in that manifest, which is among the sources.
+    dir.write("requirements.txt", "fastapi==0.115.0\n-e .\n");
+    let json = subrequest(&dir, "frontend.lint")
+        .metadata_json("result.json")
+        .unwrap();
+    let loc = &json["buildError"]["location"];
+    let index = loc["sourceIndex"].as_u64().unwrap() as usize;
+    assert_eq!(json["sources"][index]["filename"], "requirements.txt");
+    assert_eq!(loc["ranges"][0]["start"]["line"], 2);
+}

@@ -9,7 +9,7 @@
 # ---------------------------------------------------------------------------------------------
 # logging
 
-strata_log() { printf '[strata%s] %s\n' "${STRATA_ENGINE:+ $STRATA_ENGINE}" "$*" >&2; }
+strata_log() { printf '[strata%s] %s\n' "${STRATA_INSTANCE:+ $STRATA_INSTANCE}" "$*" >&2; }
 strata_die() { strata_log "ERROR: $*"; exit 1; }
 
 # Seconds since the epoch with millisecond precision; used to report step timings.
@@ -20,13 +20,28 @@ strata_since() { awk -v a="$1" -v b="$(strata_now)" 'BEGIN { printf "%.1f s", b 
 # engine configuration
 
 # strata_engine_init ENGINE: sets the per-engine variables every script uses.
+#
+# ENGINE 28c is a second instance of engine 28 (same binaries) that keeps its images in the
+# containerd image store: the one that builds and stores multi-platform images and exports OCI
+# archives. It has everything of its own (state /var/tmp/strata/28c, bridge strata28c on
+# 172.30.128.1/24, containerd namespace), so it runs beside engine 28. `STRATA_CONTAINERD_STORE=1`
+# with ENGINE 28 (the older spelling) means 28c too.
 strata_engine_init() {
   local engine=${1:-}
   case "$engine" in
-    28|26|20) ;;
-    *) strata_die "usage: $0 28|26|20 (Docker 28.5/BuildKit v0.25, 26.1/v0.13 or 20.10/v0.8)" ;;
+    28|28c|26|20) ;;
+    *) strata_die "usage: $0 28|28c|26|20 (Docker 28.5/BuildKit v0.25, the same with the containerd image store, 26.1/v0.13 or 20.10/v0.8)" ;;
   esac
-  STRATA_ENGINE=$engine
+  if [ "$engine" = 28 ] && [ "${STRATA_CONTAINERD_STORE:-0}" != 0 ]; then
+    engine=28c
+  fi
+  [ "${STRATA_CONTAINERD_STORE:-0}" = 0 ] || [ "$engine" = 28c ] ||
+    strata_die "STRATA_CONTAINERD_STORE=1 is only for engine 28 (that is, 28c)"
+  # STRATA_INSTANCE names the daemon (28c); STRATA_ENGINE the Docker release it runs (28).
+  STRATA_INSTANCE=$engine
+  STRATA_ENGINE=${engine%c}
+  CONTAINERD_STORE=0
+  [ "$engine" != 28c ] || CONTAINERD_STORE=1
 
   # Unix socket paths are limited to 108 bytes and containerd puts its socket under the
   # exec-root, so the state dir must stay short: no deep $TMPDIR-style paths.
@@ -50,15 +65,17 @@ strata_engine_init() {
 
   # Own bridge + subnet per engine: dockerd's default docker0/172.17.0.0/16 would be shared.
   BRIDGE=strata$engine
-  BRIDGE_IP=172.30.$engine.1
-  SUBNET=172.30.$engine.0/24
+  local net=$engine
+  [ "$engine" != 28c ] || net=128
+  BRIDGE_IP=172.30.$net.1
+  SUBNET=172.30.$net.0/24
 
   # Distinct containerd namespaces: if a system containerd ever appears at
   # /run/containerd/containerd.sock, dockerd uses it instead of starting its own, and both
   # engines would otherwise share the default "moby" namespace (same container ids, same images).
   CTR_NS=strata$engine
 
-  case "$engine" in
+  case "$STRATA_ENGINE" in
     28)
       DOCKERD=$PREFIX28/usr/sbin/dockerd
       CLI=$PREFIX28/usr/bin/docker

@@ -10,10 +10,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=common.sh source-path=SCRIPTDIR
 . "$here/common.sh"
 strata_engine_init "${1:-}"
-eval "$("$here/../docker-env.sh" "$STRATA_ENGINE")"
+eval "$("$here/../docker-env.sh" "$STRATA_INSTANCE")"
 
 ctx=$(mktemp -d)
-cname=strata-smoke-http-$STRATA_ENGINE
+cname=strata-smoke-http-$STRATA_INSTANCE
 trap 'docker rm -f "$cname" >/dev/null 2>&1 || true; rm -rf "$ctx"' EXIT
 
 step() {
@@ -94,4 +94,4 @@ step "docker buildx build" build "$ctx/pip" strata-smoke/pip-buildx docker build
 step "docker buildx bake (2 targets)" bash -c "cd '$ctx/bake' && docker buildx bake --progress=plain --load"
 grep -qE '^#[0-9]+ ' "$ctx/out"
 docker rmi strata-smoke/pip strata-smoke/npm strata-smoke/pip-buildx strata-smoke/bake-a strata-smoke/bake-b >/dev/null
-strata_log "smoke test of engine $STRATA_ENGINE passed"
+strata_log "smoke test of engine $STRATA_INSTANCE passed"

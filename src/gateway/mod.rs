@@ -544,6 +544,7 @@ async fn build(
         Some(Request::Lint) => {
             return Ok(answer(explain::lint(
                 &spec,
+                &ctx,
                 &findings,
                 planned.as_ref().err(),
             )));

@@ -104,7 +104,13 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
         let total = stage.steps.len();
         for (i, step) in stage.steps.iter().enumerate() {
             let mut vertex = Vertex {
-                name: format!("[{} {}/{total}] {}", stage.name.name(), i + 1, step.title()),
+                name: format!(
+                    "[{}{} {}/{total}] {}",
+                    lowerer.platform_prefix(),
+                    stage.name.name(),
+                    i + 1,
+                    step.title()
+                ),
                 ignore_cache,
                 location: None,
             };
@@ -192,6 +198,17 @@ struct Lowerer<'a, 'b> {
 }
 
 impl Lowerer<'_, '_> {
+    /// `linux/386 ` in a build of several platforms, whose steps would otherwise show under the
+    /// same names, once per platform (as the Dockerfile frontend does it); empty otherwise. Names
+    /// are metadata: the steps' cache keys do not change.
+    fn platform_prefix(&self) -> String {
+        if self.input.options.multi_platform {
+            format!("{} ", self.input.platform)
+        } else {
+            String::new()
+        }
+    }
+
     fn image(&mut self, stage: StageName, reference: &ImageRef, ignore_cache: bool) -> Built {
         let resolved = self
             .input
@@ -216,7 +233,7 @@ impl Lowerer<'_, '_> {
             attrs,
             Some(self.pb_platform.clone()),
             Vertex {
-                name: format!("[{}] FROM {pinned}", stage.name()),
+                name: format!("[{}{}] FROM {pinned}", self.platform_prefix(), stage.name()),
                 ignore_cache,
                 location: None,
             },
@@ -242,6 +259,13 @@ impl Lowerer<'_, '_> {
         let opts = self.input.options;
         let caps = self.input.caps;
         let mut env = on.env.clone();
+        // Reproducible builds: tools read the time to write from SOURCE_DATE_EPOCH, and Python
+        // writes hash-based .pyc files while it is set (timestamp-based ones hold the mtime the
+        // installer gave each source file: the time of the build). So the steps see it, and
+        // their cache keys include it, as their output depends on it; the image does not get it.
+        if let Some(epoch) = opts.source_date_epoch {
+            env.set("SOURCE_DATE_EPOCH", &epoch.to_string());
+        }
         for (k, v) in &run.env {
             env.set(k, v);
         }

@@ -519,6 +519,24 @@ fn source_date_epoch_is_the_only_time_in_the_config() {
         ours.iter()
             .all(|h| h.created.as_deref() == Some("2023-11-14T22:13:20Z"))
     );
+    // The steps see it (Python then writes hash-based .pyc files); the image does not.
+    let ops = Ops::of(&with.definition);
+    for step in ["python3 -m venv", "pip install"] {
+        let env = &ops.exec(ops.find(step)).meta.as_ref().unwrap().env;
+        assert!(
+            env.contains(&"SOURCE_DATE_EPOCH=1700000000".to_string()),
+            "{step}: {env:?}"
+        );
+    }
+    assert!(
+        !image_env(&with)
+            .iter()
+            .any(|e| e.starts_with("SOURCE_DATE_EPOCH"))
+    );
+    let without = fastapi(&[], &Caps::current());
+    let ops = Ops::of(&without.definition);
+    let env = &ops.exec(ops.find("pip install")).meta.as_ref().unwrap().env;
+    assert!(!env.iter().any(|e| e.starts_with("SOURCE_DATE_EPOCH")));
     // Without it, no time of ours at all: the same spec gives the same config bytes.
     let a = fastapi(&[], &Caps::current()).image_config.to_json();
     let b = fastapi(&[], &Caps::current()).image_config.to_json();
@@ -534,4 +552,29 @@ fn source_date_epoch_is_the_only_time_in_the_config() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("not a number of seconds"));
+}
+
+#[test]
+fn a_build_of_several_platforms_names_each_step_with_its_platform() {
+    let one = fastapi(&[("platform", "linux/386")], &Caps::current());
+    let several = fastapi(&[("platform", "linux/386,linux/amd64")], &Caps::current());
+    let (one_ops, several_ops) = (Ops::of(&one.definition), Ops::of(&several.definition));
+    assert_eq!(
+        one.definition.def, several.definition.def,
+        "names are metadata: the same ops, so the same cache keys"
+    );
+    let install = several_ops.find("pip install");
+    assert_eq!(
+        several_ops.name(install),
+        "[linux/386 deps 3/3] /opt/venv/bin/pip install -r requirements.txt"
+    );
+    assert_eq!(
+        one_ops.name(install),
+        "[deps 3/3] /opt/venv/bin/pip install -r requirements.txt"
+    );
+    assert!(
+        several_ops
+            .name(several_ops.find("FROM"))
+            .starts_with("[linux/386 base] FROM docker.io/library/python:3.12-slim")
+    );
 }

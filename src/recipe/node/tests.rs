@@ -1060,13 +1060,20 @@ fn lockfile_headers_only_are_read() {
     ];
     let s = spec(NODE);
     let read = Node.files_to_read(&s, &listed);
-    assert_eq!(read, ["package.json", "yarn.lock", "pnpm-lock.yaml", ".yarnrc.yml"]);
+    assert_eq!(
+        read,
+        ["package.json", "yarn.lock", "pnpm-lock.yaml", ".yarnrc.yml"]
+    );
     let limited: Vec<&str> = read
         .iter()
         .map(String::as_str)
         .filter(|p| Node.read_limit(p).is_some())
         .collect();
-    assert_eq!(limited, ["yarn.lock", "pnpm-lock.yaml"], "lockfiles: their heads only");
+    assert_eq!(
+        limited,
+        ["yarn.lock", "pnpm-lock.yaml"],
+        "lockfiles: their heads only"
+    );
     // A yarn.lock read only as far as its header is enough to choose Yarn 2+.
     let mut ctx = context(&[("package.json", EXPRESS)]);
     let mut long = BERRY_LOCK.as_bytes().to_vec();
