@@ -612,6 +612,73 @@ fn python_tool(kind: Kind, t: &PyTool) {
     );
 }
 
+/// What users see when a Python project cannot be installed from its manifests alone.
+fn python_tool_errors(kind: Kind) {
+    let e = engine(kind);
+    let ws = Workspace::empty(&format!("py-errors-{}", kind.id()));
+    let frontend = frontend();
+    // (files in the context, spec lines, expected message)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            &[("uv.lock", "version = 1\n"), ("poetry.lock", "")],
+            "",
+            "several package managers' lockfiles: uv.lock, poetry.lock",
+        ),
+        (
+            &[("uv.lock", "version = 1\n")],
+            "",
+            "uv.lock:1:1: uv.lock has no pyproject.toml beside it",
+        ),
+        (
+            &[(
+                "pyproject.toml",
+                "[project]\nname = \"x\"\n\n[tool.poetry]\n",
+            )],
+            "",
+            "pyproject.toml:4:7: pyproject.toml has no poetry.lock beside it",
+        ),
+        (
+            &[("requirements.txt", "six\n")],
+            "package_manager = \"peotry\"\n",
+            "strata.toml:3:19: unknown python package manager `peotry` (did you mean `poetry`?)",
+        ),
+        (
+            &[("requirements.txt", "six\n")],
+            "[python]\nuvv = \"0.5.11\"\n",
+            "strata.toml:4:1: unknown key `python.uvv` (did you mean `uv`?)",
+        ),
+    ];
+    for (files, extra, expected) in cases {
+        let _ = std::fs::remove_dir_all(&ws.dir);
+        for (path, content) in *files {
+            ws.write(path, content);
+        }
+        ws.write(
+            "strata.toml",
+            &format!("# syntax={frontend}\nlanguage = \"python\"\n{extra}run = \"x\"\n"),
+        );
+        let b = e.build(&ws.dir, "strata.toml", "strata-e2e/error:latest", &[]);
+        assert!(!b.ok, "must fail: {files:?}");
+        assert!(
+            b.log.contains(expected),
+            "Docker {}: expected {expected:?} in:\n{}",
+            kind.id(),
+            b.log
+        );
+    }
+}
+
+#[test]
+fn docker26_python_tool_errors() {
+    python_tool_errors(Kind::Docker26);
+}
+
+#[test]
+fn docker20_python_tool_errors() {
+    python_tool_errors(Kind::Docker20);
+}
+
 #[test]
 fn docker26_uv() {
     python_tool(Kind::Docker26, &UV);
