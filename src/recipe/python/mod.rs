@@ -417,7 +417,7 @@ fn is_version(v: &str) -> bool {
 }
 
 /// The tool: the spec's `package_manager`, else the one lockfile among the candidates, else
-/// `Pipfile` (pipenv), requirements files (pip), or the `[tool.*]` table of a bare
+/// requirements files (pip), a `Pipfile` (pipenv), or the `[tool.*]` table of a bare
 /// pyproject.toml. The candidates are the spec's `manifests` when it lists them, else the
 /// context's files. Returns notes on files that were not chosen.
 fn detect(spec: &Spec, ctx: &ContextFiles) -> Result<(Tool, Vec<String>), Diagnostics> {
@@ -483,11 +483,17 @@ fn detect(spec: &Spec, ctx: &ContextFiles) -> Result<(Tool, Vec<String>), Diagno
         }
         return Ok((*tool, notes));
     }
+    if requirements {
+        // Without its lockfile a Pipfile cannot be installed frozen: requirements.txt is.
+        let notes = if has("Pipfile") && staged.is_none() {
+            vec!["Pipfile is not used: it has no Pipfile.lock, and pip installs requirements.txt; run `pipenv lock` to install with pipenv".to_string()]
+        } else {
+            Vec::new()
+        };
+        return Ok((Tool::Pip, notes));
+    }
     if has("Pipfile") {
         return Ok((Tool::Pipenv, Vec::new()));
-    }
-    if requirements {
-        return Ok((Tool::Pip, Vec::new()));
     }
     if has("pyproject.toml") {
         let text = ctx.text("pyproject.toml").unwrap_or_default();

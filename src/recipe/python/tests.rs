@@ -433,6 +433,20 @@ fn the_lockfile_chooses_the_tool() {
         &files,
     );
     assert_eq!(p.package_manager, "pip");
+    let p = plan_of(
+        "language = \"python\"\npackage_manager = \"uv\"\nmanifests = [\"requirements.txt\"]\nrun = \"x\"\n",
+        &files,
+    );
+    assert_eq!(install(&p).command, "uv pip install -r requirements.txt");
+    // A Pipfile without its lockfile does not take over from requirements.txt.
+    let p = plan_of(RUN, &[("requirements.txt", ""), ("Pipfile", PIPFILE)]);
+    assert_eq!(p.package_manager, "pip");
+    assert_eq!(
+        p.notes,
+        [
+            "Pipfile is not used: it has no Pipfile.lock, and pip installs requirements.txt; run `pipenv lock` to install with pipenv"
+        ]
+    );
 }
 
 #[test]

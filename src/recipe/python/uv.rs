@@ -17,14 +17,18 @@ const CACHE: &str = "/root/.cache/uv";
 
 pub(super) fn part(p: &Project) -> Result<ToolPart, Diagnostics> {
     // uv.lock makes it a uv project; without one, requirement files are installed with `uv pip`.
-    let requirement_files = match &p.spec.manifests {
-        Some(_) => super::super::resolve_manifests(p.spec, p.ctx, &[])?
-            .1
-            .iter()
-            .any(|f| f.ends_with(".txt")),
-        None => p.ctx.exists("requirements.txt"),
+    // Listed manifests say which.
+    let (lock, requirement_files) = match &p.spec.manifests {
+        Some(_) => {
+            let files = super::super::resolve_manifests(p.spec, p.ctx, &[])?.1;
+            (
+                files.iter().any(|f| f == "uv.lock"),
+                files.iter().any(|f| f.ends_with(".txt")),
+            )
+        }
+        None => (p.ctx.exists("uv.lock"), p.ctx.exists("requirements.txt")),
     };
-    if !p.ctx.exists("uv.lock") && requirement_files {
+    if !lock && requirement_files {
         requirements(p)
     } else {
         project(p)
