@@ -190,7 +190,7 @@ impl Recipe for Python {
                 add(format!("{}/pyproject.toml", m.value.trim_end_matches('/')));
             }
             for d in &pyproject.path_deps {
-                if let Some(path) = &d.path {
+                if let Some(path) = d.path.as_ref().filter(|p| *p != ".") {
                     add(format!("{path}/pyproject.toml"));
                     add(format!("{path}/setup.py"));
                 }
