@@ -557,6 +557,289 @@ fn fastapi(kind: Kind) {
     );
 }
 
+/// A Python package manager's example: the FastAPI app of examples/fastapi, managed by the tool.
+struct PyTool {
+    example: &'static str,
+    /// The install step's progress name, or enough of it.
+    install: &'static str,
+    /// The step that installs the tool itself.
+    setup: &'static str,
+    /// What the deps stage's workdir holds: the manifests and the lockfile, nothing else.
+    staged: &'static str,
+    /// The manifest a dependency edit changes. With a lockfile, the edited manifest and lockfile
+    /// (six added) are tests/fixtures/dep-edit/<example>/; a requirements file is edited in place.
+    manifest: &'static str,
+    /// What the tool says when the lockfile no longer matches the manifest; `None`: no lockfile.
+    stale: Option<&'static str>,
+    /// A step that must run after the source copy (the project installed as a package).
+    after_source: Option<&'static str>,
+}
+
+const UV: PyTool = PyTool {
+    example: "uv",
+    install: "uv sync --locked --no-install-project --no-dev",
+    setup: "pip install uv==",
+    staged: "pyproject.toml\nuv.lock",
+    manifest: "pyproject.toml",
+    stale: Some("The lockfile at `uv.lock` needs to be updated, but `--locked` was provided."),
+    after_source: None,
+};
+
+const UV_REQUIREMENTS: PyTool = PyTool {
+    example: "uv-requirements",
+    install: "uv pip install -r requirements.txt",
+    setup: "pip install uv==",
+    staged: "requirements.txt",
+    manifest: "requirements.txt",
+    stale: None,
+    after_source: None,
+};
+
+const POETRY: PyTool = PyTool {
+    example: "poetry",
+    install: "poetry install --no-root --no-directory --only main --compile",
+    setup: "pip install poetry==",
+    staged: "poetry.lock\npyproject.toml",
+    manifest: "pyproject.toml",
+    stale: Some(
+        "pyproject.toml changed significantly since poetry.lock was last generated. Run `poetry lock` to fix the lock file.",
+    ),
+    after_source: Some("poetry install --only-root --compile"),
+};
+
+const PIPENV: PyTool = PyTool {
+    example: "pipenv",
+    install: "pipenv install --deploy",
+    setup: "pip install pipenv==",
+    staged: "Pipfile\nPipfile.lock",
+    manifest: "Pipfile",
+    stale: Some("ERROR:: Aborting deploy"),
+    after_source: None,
+};
+
+const PDM: PyTool = PyTool {
+    example: "pdm",
+    install: "pdm install --check --prod --no-self",
+    setup: "pip install pdm==",
+    staged: "pdm.lock\npyproject.toml",
+    manifest: "pyproject.toml",
+    stale: Some("Please run `pdm lock` to update the lock file"),
+    after_source: None,
+};
+
+/// Builds a Python tool's example and checks what the issue asks of every tool: the tool arrives
+/// in a step of its own, the install sees only the manifests and installs production
+/// dependencies only, the image runs as 10001 and answers GET /, an app edit leaves the install
+/// (and the tool) CACHED, a stale lockfile fails with the tool's own message, and a dependency
+/// edit (one package added, lockfile updated) re-runs the install but not the tool's setup.
+fn python_tool(kind: Kind, t: &PyTool) {
+    let e = engine(kind);
+    let ws = Workspace::example(t.example, kind, PYTHON_BASE);
+    let tag = format!("strata-e2e/{}:{}", t.example, kind.id());
+
+    let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert!(
+        cold.log.contains(t.setup),
+        "the tool's own step:\n{}",
+        cold.log
+    );
+    if let Some(after) = t.after_source {
+        assert!(cold.log.contains(after), "{}", cold.log);
+    }
+    assert_eq!(e.serve(&tag, 80), r#"{"Hello":"World"}"#);
+    assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
+    assert_eq!(e.run_output(&tag, &["id", "-u"]), "10001");
+    let packages = e.run_output(&tag, &["python", "-m", "pip", "list"]);
+    assert!(packages.contains("fastapi"), "{packages}");
+    assert!(
+        !packages.contains("pytest"),
+        "dev dependencies stay out of the image: {packages}"
+    );
+
+    let deps_tag = format!("{tag}-deps");
+    e.build_ok(&ws.dir, "strata.toml", &deps_tag, &["--target", "deps"]);
+    assert_eq!(
+        e.run_output(&deps_tag, &["ls", "-A", "/app"]),
+        t.staged,
+        "the install sees the manifests and nothing else"
+    );
+
+    // An app edit: the tool and the install are CACHED.
+    let nonce = nonce();
+    ws.write(
+        "app/main.py",
+        &format!(
+            "{}# edit {nonce}\n",
+            ws.read("app/main.py")
+                .replace(r#"{"Hello": "World"}"#, r#"{"Hello": "Edited"}"#)
+        ),
+    );
+    let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert!(
+        app_edit.cached(t.install),
+        "an app edit must not re-run the install:\n{}",
+        app_edit.log
+    );
+    assert!(app_edit.cached(t.setup), "{}", app_edit.log);
+    assert_eq!(e.serve(&tag, 80), r#"{"Hello":"Edited"}"#);
+
+    let fixtures = repo().join("tests/fixtures/dep-edit").join(t.example);
+    let fixture = |name: &str| std::fs::read_to_string(fixtures.join(name)).unwrap();
+    // A manifest edit without locking again: the tool refuses the stale lockfile itself.
+    if let Some(stale) = t.stale {
+        let before = ws.read(t.manifest);
+        ws.write(t.manifest, &fixture(t.manifest));
+        let b = e.build(&ws.dir, "strata.toml", &tag, &[]);
+        assert!(!b.ok, "a stale lockfile must fail the build:\n{}", b.log);
+        assert!(b.log.contains(stale), "{}", b.log);
+        if t.example == "pipenv" {
+            // Pipenv wraps its message at 80 columns.
+            assert!(b.log.contains("Your Pipfile.lock"), "{}", b.log);
+        }
+        ws.write(t.manifest, &before);
+    }
+
+    // A dependency edit: six added, the lockfile updated (a comment makes the state new).
+    if t.stale.is_some() {
+        for entry in std::fs::read_dir(&fixtures).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            ws.write(&name, &fixture(&name));
+        }
+    } else {
+        ws.write(t.manifest, &format!("{}six==1.17.0\n", ws.read(t.manifest)));
+    }
+    ws.write(
+        t.manifest,
+        &format!("{}# edit {nonce}\n", ws.read(t.manifest)),
+    );
+    let dep_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &[]);
+    assert!(
+        !dep_edit.cached(t.install),
+        "a dependency edit must re-run the install:\n{}",
+        dep_edit.log
+    );
+    assert!(
+        dep_edit.cached(t.setup),
+        "a dependency edit must not reinstall the tool:\n{}",
+        dep_edit.log
+    );
+    assert!(
+        e.run_output(&tag, &["python", "-m", "pip", "list"])
+            .contains("six")
+    );
+    assert_eq!(e.serve(&tag, 80), r#"{"Hello":"Edited"}"#);
+    eprintln!(
+        "[e2e] Docker {} {}: first build {:.1?}, app edit {:.1?}, dependency edit {:.1?}",
+        kind.id(),
+        t.example,
+        cold.took,
+        app_edit.took,
+        dep_edit.took
+    );
+}
+
+/// What users see when a Python project cannot be installed from its manifests alone.
+fn python_tool_errors(kind: Kind) {
+    let e = engine(kind);
+    let ws = Workspace::empty(&format!("py-errors-{}", kind.id()));
+    let frontend = frontend();
+    // (files in the context, spec lines, expected message)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            &[("uv.lock", "version = 1\n"), ("poetry.lock", "")],
+            "",
+            "several package managers' lockfiles: uv.lock, poetry.lock",
+        ),
+        (
+            &[("uv.lock", "version = 1\n")],
+            "",
+            "uv.lock:1:1: uv.lock has no pyproject.toml beside it",
+        ),
+        (
+            &[(
+                "pyproject.toml",
+                "[project]\nname = \"x\"\n\n[tool.poetry]\n",
+            )],
+            "",
+            "pyproject.toml:4:7: pyproject.toml has no poetry.lock beside it",
+        ),
+        (
+            &[("requirements.txt", "six\n")],
+            "package_manager = \"peotry\"\n",
+            "strata.toml:3:19: unknown python package manager `peotry` (did you mean `poetry`?)",
+        ),
+        (
+            &[("requirements.txt", "six\n")],
+            "[python]\nuvv = \"0.5.11\"\n",
+            "strata.toml:4:1: unknown key `python.uvv` (did you mean `uv`?)",
+        ),
+    ];
+    for (files, extra, expected) in cases {
+        let _ = std::fs::remove_dir_all(&ws.dir);
+        for (path, content) in *files {
+            ws.write(path, content);
+        }
+        ws.write(
+            "strata.toml",
+            &format!("# syntax={frontend}\nlanguage = \"python\"\n{extra}run = \"x\"\n"),
+        );
+        let b = e.build(&ws.dir, "strata.toml", "strata-e2e/error:latest", &[]);
+        assert!(!b.ok, "must fail: {files:?}");
+        assert!(
+            b.log.contains(expected),
+            "Docker {}: expected {expected:?} in:\n{}",
+            kind.id(),
+            b.log
+        );
+    }
+}
+
+#[test]
+fn docker26_python_tool_errors() {
+    python_tool_errors(Kind::Docker26);
+}
+
+#[test]
+fn docker20_python_tool_errors() {
+    python_tool_errors(Kind::Docker20);
+}
+
+#[test]
+fn docker26_uv() {
+    python_tool(Kind::Docker26, &UV);
+}
+
+#[test]
+fn docker20_uv() {
+    python_tool(Kind::Docker20, &UV);
+}
+
+#[test]
+fn docker26_uv_requirements() {
+    python_tool(Kind::Docker26, &UV_REQUIREMENTS);
+}
+
+#[test]
+fn docker20_uv_requirements() {
+    python_tool(Kind::Docker20, &UV_REQUIREMENTS);
+}
+
+#[test]
+fn docker26_poetry() {
+    python_tool(Kind::Docker26, &POETRY);
+}
+
+#[test]
+fn docker26_pipenv() {
+    python_tool(Kind::Docker26, &PIPENV);
+}
+
+#[test]
+fn docker26_pdm() {
+    python_tool(Kind::Docker26, &PDM);
+}
+
 fn express(kind: Kind) {
     let e = engine(kind);
     let ws = Workspace::example("express", kind, NODE_BASE);

@@ -221,8 +221,6 @@ pub(crate) struct Probe<'a> {
     pub always: &'a [&'a str],
     /// Version pins (`.python-version`, `.nvmrc`…).
     pub version_files: &'a [&'a str],
-    /// Lockfiles of tools without a recipe yet, with the tool's name: seen, so a refusal can say why.
-    pub other_tools: &'a [(&'a str, &'a str)],
     /// Files the start convention looks for; only when the whole context is the app.
     pub start_files: &'a [&'a str],
 }
@@ -240,19 +238,10 @@ impl Probe<'_> {
         };
         self.always.iter().for_each(|f| add(f));
         self.version_files.iter().for_each(|f| add(f));
-        self.other_tools.iter().for_each(|(f, _)| add(f));
         if spec.app.iter().any(|a| a.value == ".") {
             self.start_files.iter().for_each(|f| add(f));
         }
         p
-    }
-
-    /// The first lockfile of an unsupported tool found in the context, and the tool.
-    pub fn other_tool(&self, ctx: &ContextFiles) -> Option<(&str, &str)> {
-        self.other_tools
-            .iter()
-            .find(|(f, _)| ctx.exists(f))
-            .map(|(f, t)| (*f, *t))
     }
 }
 

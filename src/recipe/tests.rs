@@ -112,7 +112,7 @@ fn a_missing_manifest_points_at_its_entry() {
             "language = \"python\"\nrun = \"x\"\n",
             &[("poetry.lock", "")]
         ),
-        "strata.toml:1:12: no requirements.txt in the build context (found poetry.lock: poetry projects are not supported yet; export a requirements.txt (pip) or list your manifests in `manifests`)"
+        "poetry.lock:1:1: poetry.lock has no pyproject.toml beside it: poetry needs both to install (add pyproject.toml to the build context (check .dockerignore), or remove poetry.lock if the project no longer uses poetry)"
     );
 }
 
@@ -237,7 +237,7 @@ fn a_requirements_file_with_a_byte_order_mark_is_read_like_pip() {
 fn no_start_command_without_a_convention_is_an_error() {
     assert_eq!(
         plan_err("language = \"python\"\n", &[("requirements.txt", "six\n")]),
-        "strata.toml:1:12: no start command: `run` is not set and no python convention applies (set `run`, e.g. `run = [\"uvicorn\", \"app.main:app\", \"--host\", \"0.0.0.0\", \"--port\", \"80\"]`, or add a main.py)"
+        "strata.toml:1:12: no start command: `run` is not set and no python convention applies (set `run`, e.g. `run = [\"uvicorn\", \"app.main:app\", \"--host\", \"0.0.0.0\", \"--port\", \"80\"]`, add a Procfile with a `web:` line, or add a main.py)"
     );
     let p = plan(
         &spec("language = \"python\"\n"),

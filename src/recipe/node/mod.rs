@@ -91,7 +91,6 @@ const PROBE: Probe = Probe {
     defaults: ALL_MANIFESTS,
     always: ALWAYS,
     version_files: VERSION_FILES,
-    other_tools: &[],
     start_files: &["server.js", "index.js", "server.ts", "index.ts"],
 };
 
