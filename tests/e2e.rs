@@ -796,6 +796,11 @@ fn python_tool_errors(kind: Kind) {
 }
 
 #[test]
+fn docker28_python_tool_errors() {
+    python_tool_errors(Kind::Docker28);
+}
+
+#[test]
 fn docker26_python_tool_errors() {
     python_tool_errors(Kind::Docker26);
 }
@@ -803,6 +808,11 @@ fn docker26_python_tool_errors() {
 #[test]
 fn docker20_python_tool_errors() {
     python_tool_errors(Kind::Docker20);
+}
+
+#[test]
+fn docker28_uv() {
+    python_tool(Kind::Docker28, &UV);
 }
 
 #[test]
@@ -816,6 +826,11 @@ fn docker20_uv() {
 }
 
 #[test]
+fn docker28_uv_requirements() {
+    python_tool(Kind::Docker28, &UV_REQUIREMENTS);
+}
+
+#[test]
 fn docker26_uv_requirements() {
     python_tool(Kind::Docker26, &UV_REQUIREMENTS);
 }
@@ -826,13 +841,28 @@ fn docker20_uv_requirements() {
 }
 
 #[test]
+fn docker28_poetry() {
+    python_tool(Kind::Docker28, &POETRY);
+}
+
+#[test]
 fn docker26_poetry() {
     python_tool(Kind::Docker26, &POETRY);
 }
 
 #[test]
+fn docker28_pipenv() {
+    python_tool(Kind::Docker28, &PIPENV);
+}
+
+#[test]
 fn docker26_pipenv() {
     python_tool(Kind::Docker26, &PIPENV);
+}
+
+#[test]
+fn docker28_pdm() {
+    python_tool(Kind::Docker28, &PDM);
 }
 
 #[test]
@@ -1100,8 +1130,16 @@ fn node_tool(kind: Kind, tool: &NodeTool) {
 /// `runtime` names a different image: it receives the workdir (node_modules, or Yarn's
 /// Plug'n'Play files and zips) and the tool, which each example's start command runs.
 #[test]
+fn docker28_node_separate_runtime() {
+    node_separate_runtime(Kind::Docker28);
+}
+
+#[test]
 fn docker26_node_separate_runtime() {
-    let kind = Kind::Docker26;
+    node_separate_runtime(Kind::Docker26);
+}
+
+fn node_separate_runtime(kind: Kind) {
     let e = engine(kind);
     let runtime = "local/strata-node:runtime";
     assert!(e.docker(&["tag", NODE_BASE, runtime]).status.success());
@@ -1144,6 +1182,11 @@ fn docker26_node_separate_runtime() {
 }
 
 #[test]
+fn docker28_pnpm() {
+    node_tool(Kind::Docker28, &PNPM);
+}
+
+#[test]
 fn docker26_pnpm() {
     node_tool(Kind::Docker26, &PNPM);
 }
@@ -1154,13 +1197,28 @@ fn docker20_pnpm() {
 }
 
 #[test]
+fn docker28_yarn_classic() {
+    node_tool(Kind::Docker28, &YARN_CLASSIC);
+}
+
+#[test]
 fn docker26_yarn_classic() {
     node_tool(Kind::Docker26, &YARN_CLASSIC);
 }
 
 #[test]
+fn docker28_yarn_berry() {
+    node_tool(Kind::Docker28, &YARN_BERRY);
+}
+
+#[test]
 fn docker26_yarn_berry() {
     node_tool(Kind::Docker26, &YARN_BERRY);
+}
+
+#[test]
+fn docker28_bun() {
+    node_tool(Kind::Docker28, &BUN);
 }
 
 #[test]
@@ -1547,9 +1605,13 @@ fn docker20_errors() {
 
 /// The Rust images of one engine, made once per test run (after the engine's usual ones).
 fn rust_images(kind: Kind) -> &'static Engine {
-    static DONE: OnceLock<()> = OnceLock::new();
+    static DONE: Mutex<Vec<Kind>> = Mutex::new(Vec::new());
     let e = engine(kind);
-    DONE.get_or_init(|| script(&["base-images.sh", kind.id(), "rust", "debian"], &e.env));
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !done.contains(&kind) {
+        script(&["base-images.sh", kind.id(), "rust", "debian"], &e.env);
+        done.push(kind);
+    }
     e
 }
 
@@ -1777,6 +1839,11 @@ fn rust(kind: Kind) {
         "{}",
         b.log
     );
+}
+
+#[test]
+fn docker28_rust() {
+    rust(Kind::Docker28);
 }
 
 #[test]
