@@ -10,7 +10,7 @@ mod go_package;
 mod java;
 mod node;
 mod package_json;
-mod pom;
+pub(crate) mod pom;
 mod python;
 pub(crate) mod requirements;
 mod rust;

@@ -418,3 +418,33 @@ fn java_errors_are_located() {
             .starts_with("pom.xml:3:1: `</project>` closes `<modules>`")
     );
 }
+
+#[test]
+fn the_unfrozen_check_looks_for_versions_that_are_not_one() {
+    let findings = |pom: &str| -> Vec<String> {
+        let s = spec(SPEC);
+        let ctx = context(&[("pom.xml", pom), (MAIN_PATH, MAIN)]);
+        let p = plan(&s, &ctx).unwrap();
+        crate::explain::check(&s, Some(&p), &ctx, &Default::default())
+            .into_iter()
+            .filter(|f| f.rule == "UnfrozenInstall")
+            .map(|f| {
+                let (src, span) = f.at.unwrap();
+                let p = src.position(span.start);
+                format!("{}:{}:{}: {}", src.name, p.line, p.column, f.detail)
+            })
+            .collect()
+    };
+    assert!(
+        findings(POM).is_empty(),
+        "every version is pinned: no lockfile needed"
+    );
+    let ranged = POM.replace(
+        "<version>20240303</version>",
+        "<version>[20230101,)</version>",
+    );
+    assert_eq!(
+        findings(&ranged),
+        ["pom.xml:21:16: `[20230101,)` is not one version: name the version to build with"]
+    );
+}
