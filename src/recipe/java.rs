@@ -61,6 +61,15 @@ const RUNNABLE_PLUGINS: &[&str] = &[
     "maven-assembly-plugin",
 ];
 const SPRING_BOOT: &str = "spring-boot-maven-plugin";
+/// Where a Spring Boot jar's layers are extracted in the build stage.
+const LAYERS_DIR: &str = "/opt/strata-layers";
+/// Spring Boot's default layers, in the order the image receives them (least often changed first).
+const BOOT_LAYERS: &[&str] = &[
+    "dependencies",
+    "spring-boot-loader",
+    "snapshot-dependencies",
+    "application",
+];
 const KEYS: &[&str] = &["module"];
 
 impl Recipe for Java {
@@ -177,9 +186,37 @@ impl Recipe for Java {
         build.push_str(&copy_jar(module, root, &spec.workdir));
 
         let spring_boot = module.pom.has_plugin(SPRING_BOOT);
-        if spring_boot {
+        let boot = boot_version(module, root);
+        // Boot 3.3+ extracts its jar into layers whose application layer holds `app.jar` (a thin
+        // jar whose manifest points at `lib/`), so `java -jar /app/app.jar` still starts it.
+        let layered = spring_boot && boot.is_some_and(|(major, minor)| (major, minor) >= (3, 3));
+        let mut artefacts = vec![Artefact {
+            from: JAR.into(),
+            to: JAR.into(),
+        }];
+        if layered {
+            build.push_str(&format!(
+                " && java -Djarmode=tools -jar {JAR} extract --layers --destination {LAYERS_DIR}"
+            ));
+            let dirs: Vec<String> = BOOT_LAYERS
+                .iter()
+                .map(|l| format!("{LAYERS_DIR}/{l}"))
+                .collect();
+            // A layer with nothing in it (no snapshot dependencies) may not be written at all.
+            build.push_str(&format!(" && mkdir -p {}", dirs.join(" ")));
+            artefacts = dirs
+                .into_iter()
+                .map(|from| Artefact {
+                    from,
+                    to: "/app".into(),
+                })
+                .collect();
+        } else if spring_boot {
+            let which = boot.map_or("an unknown Spring Boot version".to_string(), |(a, b)| {
+                format!("Spring Boot {a}.{b}")
+            });
             notes.push(format!(
-                "{} uses spring-boot-maven-plugin: its fat jar runs as it is (`java -jar`), not yet split into dependency and application layers",
+                "{} uses spring-boot-maven-plugin with {which}: its fat jar runs as it is (`java -jar`); Strata splits it into dependency and application layers for Spring Boot 3.3 and newer (read from the spring-boot-starter-parent version or the `spring-boot.version` property)",
                 module.file
             ));
         } else if !runnable(&module.pom) {
@@ -225,10 +262,7 @@ impl Recipe for Java {
             run_help: String::new(),
             runtime: Runtime {
                 image: Some(runtime_image),
-                artefacts: vec![Artefact {
-                    from: JAR.into(),
-                    to: JAR.into(),
-                }],
+                artefacts,
                 copy_workdir: false,
             },
             // Host build output must not land on the build's.
@@ -370,6 +404,26 @@ impl Reactor {
         }
         r
     }
+}
+
+/// The Spring Boot version (major, minor): the `spring-boot-starter-parent` the module or the
+/// root pom inherits, else a `spring-boot.version` property.
+fn boot_version(module: &Module, root: &Module) -> Option<(u32, u32)> {
+    let poms = [&module.pom, &root.pom];
+    let written = poms
+        .iter()
+        .find_map(|p| match &p.parent {
+            Some((a, v)) if a == "spring-boot-starter-parent" => Some(v.clone()),
+            _ => None,
+        })
+        .or_else(|| {
+            poms.iter()
+                .find_map(|p| p.resolve(p.properties.get("spring-boot.version")?, Some(&root.pom)))
+        })?;
+    let mut parts = written.trim().split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
 }
 
 fn runnable(pom: &Pom) -> bool {

@@ -24,6 +24,8 @@ pub struct Pom {
     pub artifact_id: Option<String>,
     /// The project's version, else its parent's.
     pub version: Option<String>,
+    /// `<parent>`: its artifactId and version (`spring-boot-starter-parent`, `3.3.5`).
+    pub parent: Option<(String, String)>,
     /// `jar` when the pom says nothing.
     pub packaging: String,
     pub final_name: Option<String>,
@@ -79,12 +81,14 @@ pub fn parse(file: &str, text: &str) -> Result<Pom, Diagnostic> {
         ..Pom::default()
     };
     let mut parent_version = None;
+    let mut parent_artifact = None;
     for leaf in leaves {
         let path = leaf.path.as_str();
         match path {
             "project/artifactId" => pom.artifact_id = Some(leaf.text.trim().to_string()),
             "project/version" => pom.version = Some(leaf.text.trim().to_string()),
             "project/parent/version" => parent_version = Some(leaf.text.trim().to_string()),
+            "project/parent/artifactId" => parent_artifact = Some(leaf.text.trim().to_string()),
             "project/packaging" => pom.packaging = leaf.text.trim().to_string(),
             "project/build/finalName" => pom.final_name = Some(leaf.text.trim().to_string()),
             "project/modules/module" => {
@@ -111,6 +115,9 @@ pub fn parse(file: &str, text: &str) -> Result<Pom, Diagnostic> {
                 }
             }
         }
+    }
+    if let (Some(a), Some(v)) = (&parent_artifact, &parent_version) {
+        pom.parent = Some((a.clone(), v.clone()));
     }
     if pom.version.is_none() {
         pom.version = parent_version;

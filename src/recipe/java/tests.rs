@@ -448,3 +448,72 @@ fn the_unfrozen_check_looks_for_versions_that_are_not_one() {
         ["pom.xml:21:16: `[20230101,)` is not one version: name the version to build with"]
     );
 }
+
+fn boot_pom(parent_version: &str) -> String {
+    format!(
+        r#"<project>
+  <parent><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-parent</artifactId><version>{parent_version}</version></parent>
+  <artifactId>demo</artifactId><version>0.0.1</version>
+  <build><plugins><plugin><artifactId>spring-boot-maven-plugin</artifactId></plugin></plugins></build>
+</project>
+"#
+    )
+}
+
+#[test]
+fn spring_boot_3_3_and_newer_ships_its_layers() {
+    let pom = boot_pom("3.4.1");
+    let p = java_plan("language = \"java\"\n", &[("pom.xml", &pom)]);
+    assert_eq!(
+        runs(&p, StageName::Build),
+        [
+            "mvn -B -ntp -Dmaven.repo.local=/opt/m2 -o package -DskipTests && cp target/demo-0.0.1.jar /app/app.jar \
+&& java -Djarmode=tools -jar /app/app.jar extract --layers --destination /opt/strata-layers \
+&& mkdir -p /opt/strata-layers/dependencies /opt/strata-layers/spring-boot-loader /opt/strata-layers/snapshot-dependencies /opt/strata-layers/application"
+        ]
+    );
+    let titles: Vec<String> = p
+        .stage(StageName::Runtime)
+        .unwrap()
+        .steps
+        .iter()
+        .map(Step::title)
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "copy /opt/strata-layers/dependencies from build",
+            "copy /opt/strata-layers/spring-boot-loader from build",
+            "copy /opt/strata-layers/snapshot-dependencies from build",
+            "copy /opt/strata-layers/application from build"
+        ],
+        "one image layer each, the dependencies first"
+    );
+    let dests: Vec<&str> = p
+        .stage(StageName::Runtime)
+        .unwrap()
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Copy(c) => Some(c.dest.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dests, ["/app"; 4]);
+    assert_eq!(
+        p.image.command,
+        Command::Exec(vec!["java".into(), "-jar".into(), "/app/app.jar".into()]),
+        "the application layer's app.jar finds lib/ beside it"
+    );
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+
+    // Older Boot: the fat jar, with a note.
+    let old = java_plan("language = \"java\"\n", &[("pom.xml", &boot_pom("3.2.5"))]);
+    assert!(!runs(&old, StageName::Build)[0].contains("jarmode"));
+    assert_eq!(old.stage(StageName::Runtime).unwrap().steps.len(), 1);
+    assert!(
+        old.notes[0].contains("with Spring Boot 3.2: its fat jar runs as it is"),
+        "{:?}",
+        old.notes
+    );
+}
