@@ -2178,6 +2178,76 @@ fn docker26_java_maven() {
     java_maven(Kind::Docker26);
 }
 
+/// A Spring Boot 3.4 project (tests/fixtures/java-spring-boot): its jar is extracted into Boot's
+/// layers, each an image layer, so an app edit changes only the application layer.
+fn java_spring_boot(kind: Kind) {
+    let e = java_engine(kind);
+    let ws = Workspace::empty("java-spring-boot");
+    copy_tree(&repo().join("tests/fixtures/java-spring-boot"), &ws.dir);
+    let spec = ws.read("strata.toml");
+    let (_, rest) = spec.split_once('\n').unwrap();
+    ws.write("strata.toml", &format!("# syntax={}\n{rest}", frontend()));
+    let tag = format!("strata-e2e/java-spring-boot:{}", kind.id());
+
+    let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &JAVA_CONTEXTS);
+    assert!(cold.log.contains("-Djarmode=tools"), "{}", cold.log);
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Boot"}"#);
+    assert_eq!(process_ids(e, &tag), "10001 10001");
+    let layers = |image: &str| -> Vec<String> {
+        let out = e.docker(&[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.Size}} {{.CreatedBy}}",
+            image,
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("strata-layers"))
+            .map(String::from)
+            .collect()
+    };
+    let before = layers(&tag);
+    assert_eq!(before.len(), 4, "{before:?}");
+    let layer_ids = |image: &str| e.inspect(image, "{{json .RootFS.Layers}}");
+    let ids_before: Vec<String> = serde_json_layers(&layer_ids(&tag));
+
+    let app = "src/main/java/demo/App.java";
+    ws.write(app, &ws.read(app).replace(r#"\"Boot\""#, r#"\"Edited\""#));
+    let edit = e.build_ok(&ws.dir, "strata.toml", &tag, &JAVA_CONTEXTS);
+    assert!(edit.cached(JAVA_RESOLVE), "{}", edit.log);
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+    let ids_after: Vec<String> = serde_json_layers(&layer_ids(&tag));
+    assert_eq!(ids_before.len(), ids_after.len());
+    let changed: Vec<usize> = (0..ids_after.len())
+        .filter(|i| ids_before[*i] != ids_after[*i])
+        .collect();
+    assert_eq!(
+        changed,
+        [ids_after.len() - 1],
+        "only the application layer (the last) changes"
+    );
+    eprintln!(
+        "[e2e] Docker {} java-spring-boot: first build {:.1?}, app edit {:.1?}; layers {before:?}",
+        kind.id(),
+        cold.took,
+        edit.took
+    );
+}
+
+/// The layer digests of `docker inspect -f '{{json .RootFS.Layers}}'`.
+fn serde_json_layers(json: &str) -> Vec<String> {
+    json.trim_matches(['[', ']'])
+        .split(',')
+        .map(|s| s.trim().trim_matches('"').to_string())
+        .collect()
+}
+
+#[test]
+fn docker26_java_spring_boot() {
+    java_spring_boot(Kind::Docker26);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Subrequests (`--call`), several platforms, reproducible images.
 
