@@ -405,7 +405,10 @@ java_truststore() {
     grep -qx "$sum" "$ex/known" && continue
     n=$((n + 1))
     keytool -importcert -noprompt -trustcacerts -alias "strata-host-$n" -file "$f" \
-      -keystore "$stage/etc/ssl/certs/java/cacerts" -storepass changeit >/dev/null
+      -keystore "$stage/etc/ssl/certs/java/cacerts" -storepass changeit >"$ex/keytool.log" 2>&1 || {
+      cat "$ex/keytool.log" >&2
+      strata_die "keytool could not import ${f##*/} of the host bundle into Java's truststore"
+    }
   done
   chmod 0644 "$stage/etc/ssl/certs/java/cacerts"
   strata_log "$n host CA certificate(s) imported into Java's truststore"

@@ -385,6 +385,9 @@ impl Reactor {
                 let (module_dir, module_file) = if path.ends_with(".xml") {
                     let d = path.rsplit_once('/').map_or(".", |(d, _)| d).to_string();
                     (d, path.clone())
+                } else if path == "." {
+                    // `<module>..</module>` back to the root: read once already.
+                    continue;
                 } else {
                     (path.clone(), format!("{path}/pom.xml"))
                 };

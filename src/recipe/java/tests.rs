@@ -517,3 +517,21 @@ fn spring_boot_3_3_and_newer_ships_its_layers() {
         old.notes
     );
 }
+
+#[test]
+fn odd_module_entries_neither_loop_nor_leave_the_context() {
+    let root = "<project><artifactId>r</artifactId><version>1</version><packaging>pom</packaging>\n<modules><module>a/</module><module>b/other.xml</module></modules></project>";
+    let a = "<project><artifactId>a</artifactId><version>1</version><modules><module>..</module></modules><build><plugins><plugin><artifactId>maven-shade-plugin</artifactId></plugin></plugins></build></project>";
+    let b = "<project><artifactId>b</artifactId><version>1</version><packaging>pom</packaging></project>";
+    let files = [("pom.xml", root), ("a/pom.xml", a), ("b/other.xml", b)];
+    let p = java_plan("language = \"java\"\n", &files);
+    assert_eq!(p.manifests, ["a/pom.xml", "b/other.xml", "pom.xml"]);
+    assert!(
+        runs(&p, StageName::Build)[0].contains(" -pl a -am && cp a/target/a-1.jar /app/app.jar")
+    );
+    let out = "<project><modules><module>../elsewhere</module></modules></project>";
+    assert_eq!(
+        plan_err("language = \"java\"\n", &[("pom.xml", out)]),
+        "pom.xml:1:27: module `../elsewhere` is outside the build context, which BuildKit does not send (move the module into the build context)"
+    );
+}
