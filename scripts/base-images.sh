@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# base-images.sh 28|28c|26|20 [busybox|python|node|rust|debian|go|static|python+386 ...] -- make
+# base-images.sh 28|28c|26|20 [busybox|python|node|rust|debian|go|static|java|jre|python+386 ...] -- make
 # the local base images the tests use instead of official images (no registry is reachable here),
 # in that engine's image store (without flavors: busybox, python, node; the Rust tests ask for
-# rust and debian, the Go tests for go and static, the multi-platform tests for python+386):
+# rust and debian, the Go tests for go and static, the Java tests for java and jre, the
+# multi-platform tests for python+386):
 #
 #   local/strata-busybox:test  busybox-static, /bin/sh and applets (tiny, for fast tests)
 #   local/strata-python:test   bookworm minbase + python3, python3-venv, python-is-python3
@@ -14,7 +15,14 @@
 #                              golang image (GOPATH=/go, its PATH, GOTOOLCHAIN=local)
 #   local/strata-static:test   a stand-in for gcr.io/distroless/static-debian12:nonroot: no shell,
 #                              only /etc/passwd (root, nonroot), /tmp and a CA bundle
+#   local/strata-java:test     trixie minbase + openjdk-21-jdk-headless, maven (3.9): a stand-in for
+#                              maven:3-eclipse-temurin-21 (JAVA_HOME, MAVEN_HOME, CMD mvn)
+#   local/strata-jre:test      trixie minbase + openjdk-21-jre-headless: a stand-in for
+#                              eclipse-temurin:21-jre
 #
+# Java reads its own truststore, /etc/ssl/certs/java/cacerts (ca-certificates-java builds it from
+# Debian's bundle when the JDK is installed), not the PEM bundle: for java and jre the host CAs
+# Debian lacks (the proxy's) are imported into it too, with the host's keytool.
 # FLAVOR+386 (python only) adds a linux/386 variant, made with `debootstrap --arch=i386` (i386
 # binaries run natively on an x86_64 kernel, so it is a real second platform, no emulation). In
 # the containerd image store (engine 28c) local/strata-FLAVOR:test then is one multi-platform
@@ -48,6 +56,7 @@ suite() {
   case "$1" in
     rust) echo trixie ;; # rustc/cargo 1.85 (bookworm has 1.63)
     go) echo trixie ;;   # Go 1.24 (bookworm has 1.19)
+    java | jre) echo trixie ;; # OpenJDK 21 (bookworm has 17)
     *) echo bookworm ;;
   esac
 }
@@ -79,7 +88,9 @@ packages() {
     # Without recommends: no gcc, so cgo is off unless a build installs a C toolchain.
     go) echo golang-go ;;
     static) echo - ;;
-    *) strata_die "unknown image '$1' (busybox, python, node, rust, debian, go, static)" ;;
+    java) echo openjdk-21-jdk-headless maven ;;
+    jre) echo openjdk-21-jre-headless ;;
+    *) strata_die "unknown image '$1' (busybox, python, node, rust, debian, go, static, java, jre)" ;;
   esac
 }
 
@@ -111,6 +122,12 @@ changes() {
       printf '%s\n' 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         'ENV GOPATH=/go' 'ENV GOTOOLCHAIN=local' 'WORKDIR /go' 'CMD ["bash"]'
       ;;
+    # As the maven and eclipse-temurin images set them up (Debian's java and mvn are in /usr/bin).
+    java)
+      printf '%s\n' 'ENV JAVA_HOME=/usr/lib/jvm/java-21-openjdk-amd64' 'ENV MAVEN_HOME=/usr/share/maven' \
+        'ENV LANG=C.UTF-8' 'CMD ["mvn"]'
+      ;;
+    jre) printf '%s\n' 'ENV JAVA_HOME=/usr/lib/jvm/java-21-openjdk-amd64' 'ENV LANG=C.UTF-8' ;;
     # What distroless static:nonroot's config says.
     static)
       printf '%s\n' 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' 'USER 65532:65532' \
@@ -352,11 +369,49 @@ ca_tar() {
   cp "$base" "$TAR.tmp"
   tar --delete -f "$TAR.tmp" ./etc/ssl/certs/ca-certificates.crt
   tar --numeric-owner --owner=0 --group=0 -rf "$TAR.tmp" -C "$stage" ./etc/ssl/certs/ca-certificates.crt
+  if [ "$flavor" = java ] || [ "$flavor" = jre ]; then
+    java_truststore "$base" "$stage"
+    tar --delete -f "$TAR.tmp" ./etc/ssl/certs/java/cacerts
+    tar --numeric-owner --owner=0 --group=0 -rf "$TAR.tmp" -C "$stage" ./etc/ssl/certs/java/cacerts
+  fi
   mv "$TAR.tmp" "$TAR"
   # Variants for other (older) bundles would never be used again.
   local b=${base##*/}
   find "$CACHE" -maxdepth 1 -name "${b%.tar}.ca-*.tar" ! -name "${TAR##*/}" -delete
   strata_log "host CA bundle ${CA_SHA:0:16} put into ${TAR##*/} in $(strata_since "$t0")"
+}
+
+# split_pem BUNDLE DIR: one file per certificate, DIR/0001.pem…
+split_pem() {
+  mkdir -p "$2"
+  awk -v d="$2" '/-----BEGIN CERTIFICATE-----/ { n++; f = sprintf("%s/%04d.pem", d, n) }
+    f { print > f } /-----END CERTIFICATE-----/ { close(f); f = "" }' "$1"
+}
+
+# java_truststore BASE_TAR STAGE: STAGE/etc/ssl/certs/java/cacerts, the rootfs's own Java
+# truststore plus every certificate of the host bundle that the rootfs's Debian bundle lacks.
+java_truststore() {
+  local base=$1 stage=$2 ex=$WORK/java-ca f sum n=0
+  command -v keytool >/dev/null || strata_die "keytool (a JDK) is needed on the host to put the host CA into Java's truststore"
+  rm -rf "$ex"
+  mkdir -p "$ex/rootfs" "$stage/etc/ssl/certs/java"
+  tar -xf "$base" -C "$ex/rootfs" ./etc/ssl/certs/ca-certificates.crt ./etc/ssl/certs/java/cacerts
+  split_pem "$ex/rootfs/etc/ssl/certs/ca-certificates.crt" "$ex/debian"
+  split_pem "$HOST_CA" "$ex/host"
+  for f in "$ex"/debian/*.pem; do tr -d ' \r\n\t' <"$f" | sha256sum | cut -c1-64; done >"$ex/known"
+  cp "$ex/rootfs/etc/ssl/certs/java/cacerts" "$stage/etc/ssl/certs/java/cacerts"
+  for f in "$ex"/host/*.pem; do
+    sum=$(tr -d ' \r\n\t' <"$f" | sha256sum | cut -c1-64)
+    grep -qx "$sum" "$ex/known" && continue
+    n=$((n + 1))
+    keytool -importcert -noprompt -trustcacerts -alias "strata-host-$n" -file "$f" \
+      -keystore "$stage/etc/ssl/certs/java/cacerts" -storepass changeit >"$ex/keytool.log" 2>&1 || {
+      cat "$ex/keytool.log" >&2
+      strata_die "keytool could not import ${f##*/} of the host bundle into Java's truststore"
+    }
+  done
+  chmod 0644 "$stage/etc/ssl/certs/java/cacerts"
+  strata_log "$n host CA certificate(s) imported into Java's truststore"
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 //! files and the plan to the JSON and text BuildKit's clients print.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -558,6 +559,12 @@ fn unfrozen(spec: &Spec, plan: &Plan, ctx: &ContextFiles) -> Vec<Finding> {
         }
         return out;
     }
+    if plan.package_manager == "maven" {
+        return unpinned_maven(plan, ctx)
+            .into_iter()
+            .map(|(detail, at)| finding(detail, Some(at)))
+            .collect();
+    }
     let locked = plan
         .manifests
         .iter()
@@ -577,6 +584,32 @@ fn unfrozen(spec: &Spec, plan: &Plan, ctx: &ContextFiles) -> Vec<Finding> {
         ),
         Some((spec.source.clone(), span)),
     )]
+}
+
+/// Maven has no lockfile: a pom pins a dependency by naming one version, so what is not pinned is
+/// a version range, `LATEST` or `RELEASE` (each located at the version). A `-SNAPSHOT` is left
+/// alone: it is most often a module of the same build.
+fn unpinned_maven(plan: &Plan, ctx: &ContextFiles) -> Vec<(String, (SourceText, Range<usize>))> {
+    let mut out = Vec::new();
+    for file in plan.manifests.iter().filter(|f| f.ends_with(".xml")) {
+        let Some(text) = ctx.text(file) else { continue };
+        let Ok(leaves) = crate::recipe::pom::leaves(text) else {
+            continue;
+        };
+        for leaf in leaves {
+            let is_dependency = leaf.path.ends_with("/dependencies/dependency/version")
+                || leaf.path.ends_with("/plugins/plugin/version");
+            let v = leaf.text.trim();
+            let unpinned = v.starts_with(['[', '(']) || v == "LATEST" || v == "RELEASE";
+            if is_dependency && unpinned {
+                out.push((
+                    format!("`{v}` is not one version: name the version to build with"),
+                    (SourceText::new(file.clone(), text), leaf.span.clone()),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// `frontend.lint`: the findings, or the error that stops planning, with the files they point into

@@ -2091,6 +2091,230 @@ fn docker26_go_errors() {
     go_errors(Kind::Docker26);
 }
 
+/// The engine, with the Java images made too (OpenJDK 21 and Maven from trixie, and a JRE).
+fn java_engine(kind: Kind) -> &'static Engine {
+    static DONE: Mutex<Vec<Kind>> = Mutex::new(Vec::new());
+    let e = engine(kind);
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !done.contains(&kind) {
+        script(&["base-images.sh", kind.id(), "java", "jre"], &e.env);
+        done.push(kind);
+    }
+    e
+}
+
+/// Debian trixie's OpenJDK 21 and Maven 3.9, a stand-in for maven:3-eclipse-temurin-21.
+const JAVA_BASE: &str = "local/strata-java:test";
+/// Debian trixie's OpenJDK 21 JRE, a stand-in for eclipse-temurin:21-jre.
+const JRE_BASE: &str = "local/strata-jre:test";
+const JAVA_CONTEXTS: [&str; 4] = [
+    "--build-context",
+    "maven:3-eclipse-temurin-21=docker-image://local/strata-java:test",
+    "--build-context",
+    "eclipse-temurin:21-jre=docker-image://local/strata-jre:test",
+];
+const JAVA_RESOLVE: &str = "go-offline-maven-plugin";
+const JAVA_PACKAGE: &str = "package -DskipTests";
+
+/// The Maven example: dependencies and plugins resolved from pom.xml alone into the deps layer,
+/// an offline package, the jar alone on a JRE, run as a non-root user.
+fn java_maven(kind: Kind) {
+    let e = java_engine(kind);
+    let ws = Workspace::example_as_is("java-maven", kind);
+    let tag = format!("strata-e2e/java-maven:{}", kind.id());
+
+    let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &JAVA_CONTEXTS);
+    assert!(
+        cold.log.contains("-o package -DskipTests"),
+        "the package step runs offline:\n{}",
+        cold.log
+    );
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"World"}"#);
+    assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
+    assert_eq!(
+        e.inspect(&tag, "{{json .Config.Cmd}}"),
+        r#"["java","-jar","/app/app.jar"]"#
+    );
+    assert_eq!(process_ids(e, &tag), "10001 10001");
+
+    // The image is the JRE plus the jar: no JDK, no Maven, no source, no local repository.
+    let base_files = image_files(e, JRE_BASE);
+    let files = image_files(e, &tag);
+    let added: Vec<&String> = files
+        .iter()
+        .filter(|f| !base_files.contains(f) && *f != "app")
+        .collect();
+    assert_eq!(added, ["app/app.jar"], "only the jar is added");
+    let (size, toolchain, runtime) = (
+        image_size(e, &tag),
+        image_size(e, JAVA_BASE),
+        image_size(e, JRE_BASE),
+    );
+    assert!(
+        size < runtime + 5_000_000,
+        "{size} bytes on a {runtime}-byte JRE"
+    );
+
+    // The resolution is a layer of its own, keyed by pom.xml, holding the local repository.
+    let deps_tag = format!("{tag}-deps");
+    e.build_ok(
+        &ws.dir,
+        "strata.toml",
+        &deps_tag,
+        &[&JAVA_CONTEXTS[..], &["--target", "deps"]].concat(),
+    );
+    assert_eq!(e.run_output(&deps_tag, &["ls", "-A", "/app"]), "pom.xml");
+    assert!(
+        e.run_output(&deps_tag, &["ls", "/opt/m2/org/json/json"])
+            .contains("20240303"),
+        "the dependency is in the deps layer"
+    );
+
+    // An edit of the source re-runs the package step and not the resolution.
+    let nonce = nonce();
+    let main = "src/main/java/example/Main.java";
+    ws.write(
+        main,
+        &format!(
+            "{}// edit {nonce}\n",
+            ws.read(main).replace(r#""World""#, r#""Edited""#)
+        ),
+    );
+    let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &JAVA_CONTEXTS);
+    assert!(
+        app_edit.cached(JAVA_RESOLVE),
+        "an app edit must not re-run the resolution:\n{}",
+        app_edit.log
+    );
+    assert!(!app_edit.cached(JAVA_PACKAGE), "the package step re-runs");
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+
+    // A pom edit (another version of the dependency) re-runs it, and the package stays offline.
+    ws.write(
+        "pom.xml",
+        &ws.read("pom.xml").replace(
+            "<version>20240303</version>",
+            &format!("<version>20231013</version><!-- edit {nonce} -->"),
+        ),
+    );
+    let dep_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &JAVA_CONTEXTS);
+    assert!(
+        !dep_edit.cached(JAVA_RESOLVE),
+        "a pom edit must re-run the resolution:\n{}",
+        dep_edit.log
+    );
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+    eprintln!(
+        "[e2e] Docker {} java-maven: first build {:.1?}, app edit {:.1?}, dependency edit {:.1?}; image {:.1} MB (JRE base {:.1} MB, JDK+Maven image {:.1} MB)",
+        kind.id(),
+        cold.took,
+        app_edit.took,
+        dep_edit.took,
+        size as f64 / 1e6,
+        runtime as f64 / 1e6,
+        toolchain as f64 / 1e6
+    );
+
+    // Mistakes a Maven project can make, as the user sees them.
+    let broken = Workspace::example_as_is("java-maven", kind);
+    broken.write(
+        "pom.xml",
+        &broken.read("pom.xml").replace(
+            "<packaging>jar</packaging>",
+            "<packaging>jar</packaging>\n  <modules><module>missing</module></modules>",
+        ),
+    );
+    let b = e.build(
+        &broken.dir,
+        "strata.toml",
+        "strata-e2e/java-error:latest",
+        &JAVA_CONTEXTS,
+    );
+    assert!(!b.ok);
+    assert!(
+        b.log.contains(
+            "pom.xml:11:20: module `missing` has no missing/pom.xml in the build context"
+        ),
+        "{}",
+        b.log
+    );
+}
+
+#[test]
+fn docker26_java_maven() {
+    java_maven(Kind::Docker26);
+}
+
+/// A Spring Boot 3.4 project (tests/fixtures/java-spring-boot): its jar is extracted into Boot's
+/// layers, each an image layer, so an app edit changes only the application layer.
+fn java_spring_boot(kind: Kind) {
+    let e = java_engine(kind);
+    let ws = Workspace::empty("java-spring-boot");
+    copy_tree(&repo().join("tests/fixtures/java-spring-boot"), &ws.dir);
+    let spec = ws.read("strata.toml");
+    let (_, rest) = spec.split_once('\n').unwrap();
+    ws.write("strata.toml", &format!("# syntax={}\n{rest}", frontend()));
+    let tag = format!("strata-e2e/java-spring-boot:{}", kind.id());
+
+    let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &JAVA_CONTEXTS);
+    assert!(cold.log.contains("-Djarmode=tools"), "{}", cold.log);
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Boot"}"#);
+    assert_eq!(process_ids(e, &tag), "10001 10001");
+    let layers = |image: &str| -> Vec<String> {
+        let out = e.docker(&[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.Size}} {{.CreatedBy}}",
+            image,
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("strata-layers"))
+            .map(String::from)
+            .collect()
+    };
+    let before = layers(&tag);
+    assert_eq!(before.len(), 4, "{before:?}");
+    let layer_ids = |image: &str| e.inspect(image, "{{json .RootFS.Layers}}");
+    let ids_before: Vec<String> = serde_json_layers(&layer_ids(&tag));
+
+    let app = "src/main/java/demo/App.java";
+    ws.write(app, &ws.read(app).replace(r#"\"Boot\""#, r#"\"Edited\""#));
+    let edit = e.build_ok(&ws.dir, "strata.toml", &tag, &JAVA_CONTEXTS);
+    assert!(edit.cached(JAVA_RESOLVE), "{}", edit.log);
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+    let ids_after: Vec<String> = serde_json_layers(&layer_ids(&tag));
+    assert_eq!(ids_before.len(), ids_after.len());
+    let changed: Vec<usize> = (0..ids_after.len())
+        .filter(|i| ids_before[*i] != ids_after[*i])
+        .collect();
+    assert_eq!(
+        changed,
+        [ids_after.len() - 1],
+        "only the application layer (the last) changes"
+    );
+    eprintln!(
+        "[e2e] Docker {} java-spring-boot: first build {:.1?}, app edit {:.1?}; layers {before:?}",
+        kind.id(),
+        cold.took,
+        edit.took
+    );
+}
+
+/// The layer digests of `docker inspect -f '{{json .RootFS.Layers}}'`.
+fn serde_json_layers(json: &str) -> Vec<String> {
+    json.trim_matches(['[', ']'])
+        .split(',')
+        .map(|s| s.trim().trim_matches('"').to_string())
+        .collect()
+}
+
+#[test]
+fn docker26_java_spring_boot() {
+    java_spring_boot(Kind::Docker26);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Subrequests (`--call`), several platforms, reproducible images.
 

@@ -7,8 +7,10 @@ mod cargo;
 mod go;
 mod go_mod;
 mod go_package;
+mod java;
 mod node;
 mod package_json;
+pub(crate) mod pom;
 mod python;
 pub(crate) mod requirements;
 mod rust;
@@ -140,10 +142,16 @@ pub trait Recipe: Sync {
 }
 
 /// Every ecosystem Strata builds: adding one is a recipe file and a line here.
-const RECIPES: &[&dyn Recipe] = &[&python::Python, &node::Node, &rust::Rust, &go::Go];
+const RECIPES: &[&dyn Recipe] = &[
+    &python::Python,
+    &node::Node,
+    &rust::Rust,
+    &go::Go,
+    &java::Java,
+];
 
 /// Named in the spec contract as future languages: recognised so the error can say "not yet".
-const PLANNED: &[&str] = &["ruby", "java", "php", "dotnet"];
+const PLANNED: &[&str] = &["ruby", "php", "dotnet"];
 
 /// The recipe for the spec's `language`, or a located error naming the supported ones.
 pub fn recipe_for(spec: &Spec) -> Result<&'static dyn Recipe, Diagnostic> {

@@ -427,11 +427,11 @@ fn the_language_names_a_registered_recipe() {
     };
     assert_eq!(
         err("language = \"ruby\"\n"),
-        "strata.toml:1:12: language `ruby` is not supported yet (supported languages: python, node, rust, go)"
+        "strata.toml:1:12: language `ruby` is not supported yet (supported languages: python, node, rust, go, java)"
     );
     assert_eq!(
         err("language = \"cobol\"\n"),
-        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node, rust, go)"
+        "strata.toml:1:12: unknown language `cobol` (supported languages: python, node, rust, go, java)"
     );
     assert_eq!(
         err("language = \"pyhton\"\n"),
