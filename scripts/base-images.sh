@@ -392,7 +392,9 @@ split_pem() {
 # truststore plus every certificate of the host bundle that the rootfs's Debian bundle lacks.
 java_truststore() {
   local base=$1 stage=$2 ex=$WORK/java-ca f sum n=0
-  command -v keytool >/dev/null || strata_die "keytool (a JDK) is needed on the host to put the host CA into Java's truststore"
+  # keytool puts the host CA into Java's truststore; a fresh machine may lack a JDK.
+  command -v keytool >/dev/null || strata_apt_install default-jre-headless
+  command -v keytool >/dev/null || strata_die "keytool (a JRE) is needed on the host to put the host CA into Java's truststore"
   rm -rf "$ex"
   mkdir -p "$ex/rootfs" "$stage/etc/ssl/certs/java"
   tar -xf "$base" -C "$ex/rootfs" ./etc/ssl/certs/ca-certificates.crt ./etc/ssl/certs/java/cacerts

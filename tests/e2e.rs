@@ -2241,6 +2241,11 @@ fn java_maven(kind: Kind) {
 }
 
 #[test]
+fn docker28_java_maven() {
+    java_maven(Kind::Docker28);
+}
+
+#[test]
 fn docker26_java_maven() {
     java_maven(Kind::Docker26);
 }
@@ -2308,6 +2313,11 @@ fn serde_json_layers(json: &str) -> Vec<String> {
         .split(',')
         .map(|s| s.trim().trim_matches('"').to_string())
         .collect()
+}
+
+#[test]
+fn docker28_java_spring_boot() {
+    java_spring_boot(Kind::Docker28);
 }
 
 #[test]
