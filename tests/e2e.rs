@@ -119,6 +119,26 @@ fn engine(kind: Kind) -> &'static Engine {
     })
 }
 
+/// The engine, with more of scripts/base-images.sh's flavors made (once per engine and flavor):
+/// only the tests of an ecosystem ask for its images, which can cost a debootstrap.
+fn engine_with(kind: Kind, flavors: &[&str]) -> &'static Engine {
+    static MADE: Mutex<Vec<(Kind, String)>> = Mutex::new(Vec::new());
+    let e = engine(kind);
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let missing: Vec<&str> = flavors
+        .iter()
+        .copied()
+        .filter(|f| !made.contains(&(kind, f.to_string())))
+        .collect();
+    if !missing.is_empty() {
+        let mut args = vec!["base-images.sh", kind.id()];
+        args.extend(&missing);
+        script(&args, &e.env);
+        made.extend(missing.iter().map(|f| (kind, f.to_string())));
+    }
+    e
+}
+
 fn script(args: &[&str], env: &BTreeMap<String, String>) {
     let started = Instant::now();
     let status = Command::new(repo().join("scripts").join(args[0]))
@@ -1605,14 +1625,7 @@ fn docker20_errors() {
 
 /// The Rust images of one engine, made once per test run (after the engine's usual ones).
 fn rust_images(kind: Kind) -> &'static Engine {
-    static DONE: Mutex<Vec<Kind>> = Mutex::new(Vec::new());
-    let e = engine(kind);
-    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if !done.contains(&kind) {
-        script(&["base-images.sh", kind.id(), "rust", "debian"], &e.env);
-        done.push(kind);
-    }
-    e
+    engine_with(kind, &["rust", "debian"])
 }
 
 /// The Rust recipe's default images replaced by the local stand-ins, as a user with a mirror
@@ -1854,14 +1867,7 @@ fn docker26_rust() {
 /// The engine, with the Go images made too: only the Go tests ask for them (they cost a trixie
 /// debootstrap the first time).
 fn go_engine(kind: Kind) -> &'static Engine {
-    static DONE: Mutex<Vec<Kind>> = Mutex::new(Vec::new());
-    let e = engine(kind);
-    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if !done.contains(&kind) {
-        script(&["base-images.sh", kind.id(), "go", "static"], &e.env);
-        done.push(kind);
-    }
-    e
+    engine_with(kind, &["go", "static"])
 }
 
 /// The official images the Go example's spec implies, replaced by the local ones.
@@ -2093,14 +2099,7 @@ fn docker26_go_errors() {
 
 /// The engine, with the Java images made too (OpenJDK 21 and Maven from trixie, and a JRE).
 fn java_engine(kind: Kind) -> &'static Engine {
-    static DONE: Mutex<Vec<Kind>> = Mutex::new(Vec::new());
-    let e = engine(kind);
-    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if !done.contains(&kind) {
-        script(&["base-images.sh", kind.id(), "java", "jre"], &e.env);
-        done.push(kind);
-    }
-    e
+    engine_with(kind, &["java", "jre"])
 }
 
 /// Debian trixie's OpenJDK 21 and Maven 3.9, a stand-in for maven:3-eclipse-temurin-21.
