@@ -21,4 +21,6 @@ step "unit and gateway tests"
 cargo test --locked --lib --bins --test cli --test gateway --test bridge_selftest
 step "end-to-end tests on Docker 28.5, 26.1 and 20.10"
 # --nocapture: the measured build times and script timings belong in the CI log.
-cargo test --locked --test e2e -- --nocapture
+# Three threads: builds are serialized per engine (shared steps would otherwise hide each
+# other's progress lines), so this lets three engines work at once.
+cargo test --locked --test e2e -- --nocapture --test-threads 3

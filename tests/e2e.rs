@@ -836,11 +836,6 @@ fn docker28_uv() {
 }
 
 #[test]
-fn docker26_uv() {
-    python_tool(Kind::Docker26, &UV);
-}
-
-#[test]
 fn docker20_uv() {
     python_tool(Kind::Docker20, &UV);
 }
@@ -851,23 +846,8 @@ fn docker28_uv_requirements() {
 }
 
 #[test]
-fn docker26_uv_requirements() {
-    python_tool(Kind::Docker26, &UV_REQUIREMENTS);
-}
-
-#[test]
-fn docker20_uv_requirements() {
-    python_tool(Kind::Docker20, &UV_REQUIREMENTS);
-}
-
-#[test]
 fn docker28_poetry() {
     python_tool(Kind::Docker28, &POETRY);
-}
-
-#[test]
-fn docker26_poetry() {
-    python_tool(Kind::Docker26, &POETRY);
 }
 
 #[test]
@@ -876,18 +856,8 @@ fn docker28_pipenv() {
 }
 
 #[test]
-fn docker26_pipenv() {
-    python_tool(Kind::Docker26, &PIPENV);
-}
-
-#[test]
 fn docker28_pdm() {
     python_tool(Kind::Docker28, &PDM);
-}
-
-#[test]
-fn docker26_pdm() {
-    python_tool(Kind::Docker26, &PDM);
 }
 
 fn express(kind: Kind) {
@@ -1207,11 +1177,6 @@ fn docker28_pnpm() {
 }
 
 #[test]
-fn docker26_pnpm() {
-    node_tool(Kind::Docker26, &PNPM);
-}
-
-#[test]
 fn docker20_pnpm() {
     node_tool(Kind::Docker20, &PNPM);
 }
@@ -1222,43 +1187,13 @@ fn docker28_yarn_classic() {
 }
 
 #[test]
-fn docker26_yarn_classic() {
-    node_tool(Kind::Docker26, &YARN_CLASSIC);
-}
-
-#[test]
 fn docker28_yarn_berry() {
     node_tool(Kind::Docker28, &YARN_BERRY);
 }
 
 #[test]
-fn docker26_yarn_berry() {
-    node_tool(Kind::Docker26, &YARN_BERRY);
-}
-
-#[test]
 fn docker28_bun() {
     node_tool(Kind::Docker28, &BUN);
-}
-
-#[test]
-fn docker26_bun() {
-    node_tool(Kind::Docker26, &BUN);
-}
-
-#[test]
-fn docker20_yarn_classic() {
-    node_tool(Kind::Docker20, &YARN_CLASSIC);
-}
-
-#[test]
-fn docker20_yarn_berry() {
-    node_tool(Kind::Docker20, &YARN_BERRY);
-}
-
-#[test]
-fn docker20_bun() {
-    node_tool(Kind::Docker20, &BUN);
 }
 
 /// `runtime` names a different image: it receives the virtualenv and the app from the build stage.
