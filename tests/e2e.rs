@@ -792,7 +792,7 @@ fn python_tool_errors(kind: Kind) {
         (
             &[("requirements.txt", "six\n")],
             "[python]\nuvv = \"0.5.11\"\n",
-            "strata.toml:4:1: unknown key `python.uvv` (did you mean `uv`?)",
+            "strata.toml:4:1: unknown key `uvv` in `[python]` (did you mean `uv`?)",
         ),
     ];
     for (files, extra, expected) in cases {

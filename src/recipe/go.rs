@@ -23,7 +23,7 @@ use super::{
     shell_word, version_image,
 };
 use crate::context::ContextFiles;
-use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
+use crate::diag::{Diagnostic, Diagnostics, SourceText};
 use crate::pattern::clean_relative;
 use crate::plan::Sharing;
 use crate::reference::ImageRef;
@@ -336,17 +336,12 @@ impl Options {
                 ("tags", _) => errors.push(wrong("an array of strings")),
                 ("ldflags", OptionValue::String(s)) => opts.ldflags = Some(s.clone()),
                 ("ldflags", _) => errors.push(wrong("a string")),
-                (unknown, _) => {
-                    let d = Diagnostic::at(
-                        src,
-                        key.span.clone(),
-                        format!("unknown key `{unknown}` in `[go]`"),
-                    );
-                    errors.push(match closest(unknown, KEYS.iter().copied()) {
-                        Some(k) => d.help(format!("did you mean `{k}`?")),
-                        None => d.help(format!("known keys: {}", KEYS.join(", "))),
-                    });
-                }
+                (_, _) => errors.push(super::unknown_option(
+                    spec,
+                    key,
+                    KEYS,
+                    format!("the keys {}", KEYS.join(", ")),
+                )),
             }
         }
         if errors.is_empty() {

@@ -298,17 +298,12 @@ impl Options {
                     value.span.clone(),
                     format!("`java.module` must be a string, not {}", other.type_name()),
                 )),
-                (unknown, _) => {
-                    let d = Diagnostic::at(
-                        src,
-                        key.span.clone(),
-                        format!("unknown key `{unknown}` in `[java]`"),
-                    );
-                    errors.push(match closest(unknown, KEYS.iter().copied()) {
-                        Some(k) => d.help(format!("did you mean `{k}`?")),
-                        None => d.help(format!("known keys: {}", KEYS.join(", "))),
-                    });
-                }
+                (_, _) => errors.push(super::unknown_option(
+                    spec,
+                    key,
+                    KEYS,
+                    format!("the keys {}", KEYS.join(", ")),
+                )),
             }
         }
         if errors.is_empty() {

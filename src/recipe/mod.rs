@@ -316,6 +316,25 @@ pub(crate) fn build_cache(
     }
 }
 
+/// An unknown key of the spec's `[<language>]` table: the closest known key, or what the table
+/// takes (`table_takes`, e.g. "keys: main, cgo").
+pub(crate) fn unknown_option(
+    spec: &Spec,
+    key: &crate::spec::Located<String>,
+    known: &[&str],
+    table_takes: String,
+) -> Diagnostic {
+    let d = Diagnostic::at(
+        &spec.source,
+        key.span.clone(),
+        format!("unknown key `{}` in `[{}]`", key.value, spec.language.value),
+    );
+    match closest(&key.value, known.iter().copied()) {
+        Some(k) => d.help(format!("did you mean `{k}`?")),
+        None => d.help(format!("`[{}]` takes {table_takes}", spec.language.value)),
+    }
+}
+
 /// An ordered environment from literal pairs.
 pub(crate) fn env_list(pairs: &[(&str, &str)]) -> EnvList {
     pairs

@@ -359,17 +359,7 @@ fn options(spec: &Spec) -> Result<Options, Diagnostics> {
             ("musl", OptionValue::Bool(b)) => opts.musl = *b,
             ("bin" | "package", _) => errors.push(wrong("a string")),
             ("musl", _) => errors.push(wrong("a boolean")),
-            (other, _) => {
-                let d = Diagnostic::at(
-                    &spec.source,
-                    k.span.clone(),
-                    format!("unknown key `rust.{other}`"),
-                );
-                errors.push(match closest(other, OPTIONS.iter().copied()) {
-                    Some(c) => d.help(format!("did you mean `{c}`?")),
-                    None => d.help(format!("the [rust] table takes {}", OPTIONS.join(", "))),
-                });
-            }
+            (_, _) => errors.push(super::unknown_option(spec, k, OPTIONS, OPTIONS.join(", "))),
         }
     }
     if errors.is_empty() {

@@ -384,7 +384,7 @@ fn go_table_keys_are_checked() {
     );
     assert_eq!(
         plan_err("language = \"go\"\n[go]\nzzzzzz = 1\n", &files),
-        "strata.toml:3:1: unknown key `zzzzzz` in `[go]` (known keys: main, cgo, tags, ldflags)"
+        "strata.toml:3:1: unknown key `zzzzzz` in `[go]` (`[go]` takes the keys main, cgo, tags, ldflags)"
     );
     let p = go_plan(
         "language = \"go\"\n[go]\ntags = [\"netgo\", \"osusergo\"]\nldflags = \"-X main.version=1.2 -s\"\n",

@@ -1,7 +1,7 @@
 //! The spec's `[node]` table: the version of each package manager Strata installs (`pnpm`,
 //! `yarn`, `bun`). Every mistake is an error at its key or value, all of them at once.
 
-use crate::diag::{Diagnostic, Diagnostics, closest};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::spec::{Located, OptionValue, Spec};
 
 /// The keys `[node]` knows, and what each pins.
@@ -49,25 +49,19 @@ pub fn pins(spec: &Spec) -> Result<Pins, Diagnostics> {
             "pnpm" => &mut pins.pnpm,
             "yarn" => &mut pins.yarn,
             "bun" => &mut pins.bun,
-            other => {
-                let known = KEYS.iter().map(|(k, _)| *k);
-                let help = match closest(other, known) {
-                    Some(k) => format!("did you mean `{k}`?"),
-                    None => format!(
-                        "`[node]` pins package manager versions: {}",
-                        KEYS.iter()
-                            .map(|(k, what)| format!("`{k}` ({what})"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
-                errors.push(
-                    at(
-                        key.span.clone(),
-                        format!("unknown key `{other}` in `[node]`"),
-                    )
-                    .help(help),
-                );
+            _ => {
+                let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+                let takes = KEYS
+                    .iter()
+                    .map(|(k, what)| format!("`{k}` ({what})"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                errors.push(super::super::unknown_option(
+                    spec,
+                    key,
+                    &known,
+                    format!("package manager versions: {takes}"),
+                ));
                 continue;
             }
         };
@@ -170,7 +164,7 @@ mod tests {
         );
         assert_eq!(
             err("language = \"node\"\n[node]\ndeno = \"2.0.0\"\n"),
-            "strata.toml:3:1: unknown key `deno` in `[node]` (`[node]` pins package manager versions: `pnpm` (the pnpm version), `yarn` (the Yarn version (1.x: classic, 2 and later: Berry)), `bun` (the Bun version))"
+            "strata.toml:3:1: unknown key `deno` in `[node]` (`[node]` takes package manager versions: `pnpm` (the pnpm version), `yarn` (the Yarn version (1.x: classic, 2 and later: Berry)), `bun` (the Bun version))"
         );
         assert_eq!(
             err("language = \"node\"\n[node]\npnpm = \"^9\"\n"),

@@ -352,18 +352,15 @@ fn tool_versions(spec: &Spec) -> Result<Vec<(Tool, Located<String>)>, Diagnostic
     for (key, value) in &spec.language_options {
         let tool = Tool::from_name(&key.value).filter(|t| t.pinned_version().is_some());
         let Some(tool) = tool else {
-            let d = Diagnostic::at(
-                &spec.source,
-                key.span.clone(),
-                format!("unknown key `python.{}`", key.value),
-            );
-            let d = match closest(&key.value, known.iter().copied()) {
-                Some(k) => d.help(format!("did you mean `{k}`?")),
-                None => d.help(format!(
-                    "the [python] table sets the version of the tool Strata installs: {}",
+            let d = super::unknown_option(
+                spec,
+                key,
+                &known,
+                format!(
+                    "the version of the tool Strata installs: {}",
                     known.join(", ")
-                )),
-            };
+                ),
+            );
             diags.push(d);
             continue;
         };

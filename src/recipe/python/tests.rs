@@ -582,10 +582,10 @@ fn the_python_table_pins_the_tool_version() {
             &uv_files()
         ),
         [
-            "strata.toml:4:1: unknown key `python.uvv` (did you mean `uv`?)",
+            "strata.toml:4:1: unknown key `uvv` in `[python]` (did you mean `uv`?)",
             "strata.toml:5:10: `python.poetry` must be a string, not an integer (e.g. `poetry = \"2.5.1\"`)",
             "strata.toml:6:7: `python.pdm` must be a pdm version such as \"2.29.4\", not `2.0; rm -rf /` (Strata runs `pip install pdm==<version>`)",
-            "strata.toml:7:1: unknown key `python.foo` (the [python] table sets the version of the tool Strata installs: uv, poetry, pipenv, pdm)",
+            "strata.toml:7:1: unknown key `foo` in `[python]` (`[python]` takes the version of the tool Strata installs: uv, poetry, pipenv, pdm)",
         ]
         .join("\n")
     );

@@ -488,11 +488,11 @@ fn the_rust_table_is_checked() {
             "language = \"rust\"\n[rust]\nbins = \"server\"\nmusl = \"yes\"\n",
             &ctx
         ),
-        "strata.toml:3:1: unknown key `rust.bins` (did you mean `bin`?)\nstrata.toml:4:8: `rust.musl` must be a boolean, found a string"
+        "strata.toml:3:1: unknown key `bins` in `[rust]` (did you mean `bin`?)\nstrata.toml:4:8: `rust.musl` must be a boolean, found a string"
     );
     assert_eq!(
         plan_err("language = \"rust\"\n[rust]\nfeatures = [\"x\"]\n", &ctx),
-        "strata.toml:3:1: unknown key `rust.features` (the [rust] table takes bin, package, musl)"
+        "strata.toml:3:1: unknown key `features` in `[rust]` (`[rust]` takes bin, package, musl)"
     );
     assert_eq!(
         plan_err("language = \"rust\"\npackage_manager = \"npm\"\n", &ctx),
