@@ -17,6 +17,10 @@ step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 step "unit and gateway tests"
 cargo test --locked --lib --bins --test cli --test gateway --test bridge_selftest
+step "fuzz targets, 10 s each from their committed corpora"
+# cargo-fuzz from crates.io (about 1 min) and the stable toolchain with RUSTC_BOOTSTRAP=1; the
+# long runs are `scripts/fuzz.sh 600` by hand. `cargo test --lib` above already replayed the corpora.
+scripts/fuzz.sh 10
 step "end-to-end tests on Docker 28.5, 26.1 and 20.10"
 # --nocapture: the measured build times and script timings belong in the CI log.
 cargo test --locked --test e2e -- --nocapture
