@@ -17,9 +17,12 @@ use crate::platform::Platform;
 use crate::recipe;
 use crate::spec;
 
+/// A fuzz target's entry point.
+pub type Entry = fn(&[u8]);
+
 /// Every fuzz target: its name (the file `fuzz/fuzz_targets/<name>.rs` and the corpus directory
 /// `fuzz/corpus/<name>/`) and its entry point.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Entry)] = &[
     ("spec", spec),
     ("options", options),
     ("patterns", patterns),
