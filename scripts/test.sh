@@ -19,6 +19,9 @@ step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 step "unit and gateway tests"
 cargo test --locked --lib --bins --test cli --test gateway --test bridge_selftest
+# The fuzz targets' committed corpora were replayed by `cargo test --lib` above (every file
+# through its target). The libFuzzer runs themselves (cargo-fuzz's instrumented build takes about
+# 5 min on 2 cores) are `scripts/fuzz.sh SECONDS`, by hand: CI keeps its time for the engines.
 step "end-to-end tests on Docker 28.5, 26.1 and 20.10"
 # --nocapture: the measured build times and script timings belong in the CI log.
 # Three threads: builds are serialized per engine (shared steps would otherwise hide each

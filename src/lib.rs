@@ -7,6 +7,8 @@ pub mod cli;
 pub mod context;
 pub mod diag;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod image;
 pub mod llb;

@@ -255,3 +255,51 @@ fn node_examples_choose_their_package_manager() {
         assert!(text.contains(install), "{example}: {text}");
     }
 }
+
+#[path = "corpus/bad_inputs.rs"]
+mod bad_inputs;
+
+/// Every class of bad input (tests/corpus/bad_inputs.rs): `strata llb` exits 1 in time with the
+/// exact located message, no panic, and writes no LLB.
+#[test]
+fn the_bad_input_corpus_gets_located_messages_and_no_output() {
+    for case in bad_inputs::cases() {
+        let dir = TempDir::new("corpus");
+        for (path, content) in &case.files {
+            dir.write(path, content);
+        }
+        for (target, link) in &case.links {
+            dir.symlink(target, link);
+        }
+        let mut args = vec!["llb", dir.path().to_str().unwrap()];
+        for a in &case.build_args {
+            args.extend(["--build-arg", a]);
+        }
+        let started = std::time::Instant::now();
+        let out = strata(&args);
+        let took = started.elapsed();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{}: {err}", case.name);
+        assert!(out.stdout.is_empty(), "{}: wrote output", case.name);
+        assert_eq!(
+            err.trim_end(),
+            format!("error: {}", case.message),
+            "{}",
+            case.name
+        );
+        assert!(!err.contains("panicked"), "{}: {err}", case.name);
+        assert!(took.as_secs() < 10, "{}: took {took:.1?}", case.name);
+        if let Some(secret) = case.never_shown {
+            assert!(!err.contains(secret), "{}: {err}", case.name);
+        }
+    }
+    // An option is located by its name.
+    let dir = TempDir::example("fastapi");
+    let out = strata(&["llb", dir.path().to_str().unwrap(), "--build-arg", "NOEQ"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        stderr(&out).trim_end(),
+        "error: build option `build-arg`: `NOEQ` is not NAME=VALUE"
+    );
+}

@@ -937,3 +937,111 @@ fn call_check_points_into_the_file_a_finding_or_an_error_is_in() {
     assert_eq!(json["sources"][index]["filename"], "requirements.txt");
     assert_eq!(loc["ranges"][0]["start"]["line"], 2);
 }
+
+#[path = "corpus/bad_inputs.rs"]
+mod bad_inputs;
+
+/// Every class of bad input (tests/corpus/bad_inputs.rs) through the frontend: an error Return
+/// with the same message as the command line, a clean exit in time, and no Solve of any exec op
+/// (nothing runs, nothing is written).
+#[test]
+fn the_bad_input_corpus_gets_located_errors_and_runs_nothing() {
+    for case in bad_inputs::cases() {
+        let dir = TempDir::new("corpus");
+        for (path, content) in &case.files {
+            dir.write(path, content);
+        }
+        for (target, link) in &case.links {
+            dir.symlink(target, link);
+        }
+        let mut b = bridge_for(&dir);
+        for a in &case.build_args {
+            let (k, v) = a.split_once('=').unwrap();
+            b = b.opt(&format!("build-arg:{k}"), v);
+        }
+        let out = run(b);
+        assert_eq!(out.exit_code, Some(0), "{}: {}", case.name, out.report());
+        assert!(!out.timed_out, "{}", case.name);
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{}: {}",
+            case.name,
+            out.stderr
+        );
+        let status = out.expect_error();
+        assert_eq!(status.message, case.message, "{}", case.name);
+        for solve in &out.solves {
+            if let Some(g) = &solve.graph {
+                assert!(g.execs().is_empty(), "{}: solved {}", case.name, g.dump());
+            }
+        }
+        if let Some(secret) = case.never_shown {
+            assert!(!format!("{status:?}").contains(secret), "{}", case.name);
+            assert!(!out.stderr.contains(secret), "{}", case.name);
+        }
+    }
+    // A build option is located by its name.
+    let dir = example("fastapi");
+    let message = error(bridge_for(&dir).opt("shm-size", "1g"));
+    assert!(message.starts_with("build option `shm-size`"), "{message}");
+}
+
+/// `strata frontend` whose stdio is not BuildKit's exits non-zero in time with a message on stderr
+/// naming the problem: stdin at end of file, and a peer that holds the pipe open but never answers.
+#[test]
+fn a_frontend_that_cannot_reach_buildkit_exits_with_a_clear_message() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let wait = |mut child: std::process::Child, limit: Duration| {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                return (status, err, started.elapsed());
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("strata frontend still running after {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let expected = "strata: cannot reach BuildKit on stdin/stdout: ";
+    let hint = "(`strata frontend` is started by BuildKit for a spec whose first line is `# syntax=<strata image>`; to try a spec by hand, run `strata plan DIR`)";
+
+    // stdin at end of file, stdout nowhere.
+    let child = Command::new(strata())
+        .arg("frontend")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, err, took) = wait(child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(expected) && err.trim_end().ends_with(hint),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // A peer that never answers: stdin a pipe nobody writes to.
+    let child = Command::new(strata())
+        .arg("frontend")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (status, err, took) = wait(child, Duration::from_secs(40));
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "{expected}BuildKit did not answer Ping within 15 s"
+        )),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(25), "{took:?}");
+}

@@ -112,6 +112,10 @@ fn default_platform(workers_json: &str) -> Option<Platform> {
     Platform::parse(&id).ok()
 }
 
+/// How long the frontend waits for BuildKit to answer `Ping` (and `Inputs`, `Return`), which it
+/// answers at once: past this, stdio is not BuildKit's.
+const PING_TIMEOUT: Duration = Duration::from_secs(15);
+
 async fn run() -> i32 {
     let env = FrontendEnv::from_vars(std::env::vars());
     let client = match transport::connect().await {
@@ -127,11 +131,29 @@ async fn run() -> i32 {
     };
     // Inputs (BuildKit v0.7+, so on every daemon we support) does not need Ping's answer: ask both
     // at once to save a round trip.
+    // A failed Ping means nobody is there to Return to (stdio is not BuildKit's, or it is gone):
+    // say so on stderr and exit rather than wait on the pipe. Inputs waits no longer than Ping.
     let mut second = bridge.clone();
-    let (caps, inputs) = tokio::join!(bridge.ping(), second.inputs());
-    let outcome = match (caps, inputs) {
-        (Ok(caps), Ok(inputs)) => build(&mut bridge, &env, &caps, &inputs).await,
-        (Err(f), _) | (_, Err(f)) => Err(f),
+    let (caps, inputs) = tokio::join!(bridge.ping(), async {
+        tokio::time::timeout(PING_TIMEOUT, second.inputs())
+            .await
+            .unwrap_or_else(|_| Err(Failure::new(Diagnostic::plain("no answer to Inputs"))))
+    });
+    let caps = match caps {
+        Ok(caps) => caps,
+        Err(f) => {
+            eprintln!(
+                "strata: cannot reach BuildKit on stdin/stdout: {} (`strata frontend` is started by \
+                 BuildKit for a spec whose first line is `# syntax=<strata image>`; to try a spec \
+                 by hand, run `strata plan DIR`)",
+                f.diagnostics
+            );
+            return 1;
+        }
+    };
+    let outcome = match inputs {
+        Ok(inputs) => build(&mut bridge, &env, &caps, &inputs).await,
+        Err(f) => Err(f),
     };
     let request = match outcome {
         Ok(result) => gw::ReturnRequest {
@@ -146,10 +168,17 @@ async fn run() -> i32 {
             }
         }
     };
-    match bridge.client.r#return(request).await {
-        Ok(_) => 0,
-        Err(e) => {
+    match tokio::time::timeout(PING_TIMEOUT, bridge.client.r#return(request)).await {
+        Ok(Ok(_)) => 0,
+        Ok(Err(e)) => {
             eprintln!("strata: Return failed: {e}");
+            1
+        }
+        Err(_) => {
+            eprintln!(
+                "strata: BuildKit did not answer Return within {} s",
+                PING_TIMEOUT.as_secs()
+            );
             1
         }
     }
@@ -175,18 +204,16 @@ struct Bridge {
 
 impl Bridge {
     async fn ping(&mut self) -> Result<DaemonCaps, Failure> {
-        let pong = tokio::time::timeout(
-            Duration::from_secs(15),
-            self.client.ping(gw::PingRequest {}),
-        )
-        .await
-        .map_err(|_| {
-            Failure::new(Diagnostic::plain(
-                "BuildKit did not answer Ping within 15 s",
-            ))
-        })?
-        .map_err(|s| Failure::daemon("Ping", &s))?
-        .into_inner();
+        let pong = tokio::time::timeout(PING_TIMEOUT, self.client.ping(gw::PingRequest {}))
+            .await
+            .map_err(|_| {
+                Failure::new(Diagnostic::plain(format!(
+                    "BuildKit did not answer Ping within {} s",
+                    PING_TIMEOUT.as_secs()
+                )))
+            })?
+            .map_err(|s| Failure::daemon("Ping", &s))?
+            .into_inner();
         let enabled = |caps: Vec<bollard_buildkit_proto::moby::buildkit::v1::apicaps::ApiCap>| {
             caps.into_iter()
                 .filter(|c| c.enabled)

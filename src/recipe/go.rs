@@ -647,7 +647,7 @@ fn build_image(
         (None, None) => DEFAULT_VERSION.to_string(),
     };
     let suffix = if cgo { GLIBC_BUILD_SUFFIX } else { "" };
-    version_image(spec, &format!("golang:{version}{suffix}"))
+    version_image(spec, &format!("golang:{version}{suffix}"), "1.24")
 }
 
 /// The Go of a `golang:1.22…` base image, read from its tag; `None` for other images or tags

@@ -226,8 +226,9 @@ impl Recipe for Java {
             ));
         }
 
-        let default_image = version_image(spec, &format!("maven:3-eclipse-temurin-{version}"))?;
-        let runtime_image = version_image(spec, &format!("eclipse-temurin:{version}-jre"))?;
+        let default_image =
+            version_image(spec, &format!("maven:3-eclipse-temurin-{version}"), "21")?;
+        let runtime_image = version_image(spec, &format!("eclipse-temurin:{version}-jre"), "21")?;
         let mut build_env = Vec::new();
         if wrapper {
             build_env = env_list(&[("MAVEN_USER_HOME", WRAPPER_HOME)]);

@@ -260,19 +260,28 @@ pub(crate) fn default_image(
     image: &str,
     version: &str,
 ) -> Result<ImageRef, Diagnostics> {
-    version_image(spec, &format!("{image}:{version}-slim"))
+    let example = if image.ends_with("node") {
+        "22"
+    } else {
+        "3.12"
+    };
+    version_image(spec, &format!("{image}:{version}-slim"), example)
 }
 
 /// An image reference made from a version (the spec's, or one a recipe read); an invalid one is
 /// an error at the spec's `version` key.
-pub(crate) fn version_image(spec: &Spec, reference: &str) -> Result<ImageRef, Diagnostics> {
+pub(crate) fn version_image(
+    spec: &Spec,
+    reference: &str,
+    example: &str,
+) -> Result<ImageRef, Diagnostics> {
     ImageRef::parse(reference).map_err(|e| {
         let span = spec.version.as_ref().map_or(0..0, |v| v.span.clone());
-        Diagnostics::from(Diagnostic::at(
-            &spec.source,
-            span,
-            format!("`version`: {e}"),
-        ))
+        Diagnostics::from(
+            Diagnostic::at(&spec.source, span, format!("`version`: {e}")).help(format!(
+                "write a version like `{example}`, or name the image with `base`"
+            )),
+        )
     })
 }
 
@@ -347,3 +356,55 @@ pub(crate) fn env_list(pairs: &[(&str, &str)]) -> EnvList {
 pub(crate) mod tests;
 #[cfg(test)]
 mod worked_examples;
+
+/// Entry points for `crate::fuzzing` into the readers private to this module.
+#[doc(hidden)]
+pub fn fuzz_package_json(text: &str) {
+    if let Err(e) = package_json::parse("package.json", text) {
+        let _ = e.to_string();
+    }
+}
+
+#[doc(hidden)]
+pub fn fuzz_version_files(text: &str) {
+    let _ = version::node_pin(".nvmrc", text, "22", "22");
+    let _ = version::python_pin(".python-version", text, "3.12");
+}
+
+#[doc(hidden)]
+pub fn fuzz_cargo_manifest(text: &str) {
+    let mut ctx = ContextFiles::new(Vec::new());
+    ctx.add_content("Cargo.toml", text.as_bytes().to_vec());
+    let ws = cargo::Workspace::discover(&ctx);
+    for e in &ws.errors {
+        let _ = e.to_string();
+    }
+    for m in ws.packages() {
+        let _ = cargo::emit(&cargo::normalize_manifest(m), "# fuzz\n");
+        let _ = cargo::binaries(m, &ctx);
+    }
+    if let Ok(lock) = cargo::Lockfile::parse("version = 4\n") {
+        let _ = cargo::skeleton(&ws, &lock, &ctx);
+    }
+    let mut ctx = ContextFiles::new(Vec::new());
+    ctx.add_content("rust-toolchain.toml", text.as_bytes().to_vec());
+    ctx.add_content(".cargo/config.toml", text.as_bytes().to_vec());
+    let _ = cargo::toolchain(&ctx);
+    let _ = cargo::config_build_target(&ctx);
+    let mut ctx = ContextFiles::new(Vec::new());
+    ctx.add_content("rust-toolchain", text.as_bytes().to_vec());
+    let _ = cargo::toolchain(&ctx);
+}
+
+#[doc(hidden)]
+pub fn fuzz_cargo_lock(text: &str) {
+    match cargo::Lockfile::parse(text) {
+        Ok(lock) => {
+            let _ = lock.packages();
+            let _ = lock.normalized();
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}

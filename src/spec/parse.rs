@@ -576,7 +576,11 @@ impl Parser<'_> {
     fn command_string(&mut self, key: &str, v: &Value<'_>) -> Option<Located<String>> {
         let s = self.string(key, v, false)?;
         if s.value.trim().is_empty() {
-            let d = self.error(v.span(), format!("`{key}` cannot be empty"));
+            let d = self
+                .error(v.span(), format!("`{key}` cannot be empty"))
+                .help(format!(
+                    "write the command, or remove `{key}` to use the recipe's default"
+                ));
             self.push(d);
             return None;
         }
