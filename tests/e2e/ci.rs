@@ -921,3 +921,164 @@ fn a_directory_context_appears_under_its_name() {
     assert_ok(&b, "buildctl with a directory context");
     assert_eq!(e.serve(&image, 80).trim(), r#"{"Hello":"Shared"}"#);
 }
+
+// ---------------------------------------------------------------------------------------------
+// the frontend image for every user
+
+/// A stand-in for `rust:1-bookworm` (no registry but the local one is reachable here), made as the
+/// official image is made: rustup's minimal profile and gcc (for build scripts) on bookworm.
+const RUST_IMAGE: &str = "\
+FROM {registry}/strata-python:test
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev curl \\
+ && rm -rf /var/lib/apt/lists/*
+ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo \\
+    PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+RUN curl -fsSL -o /tmp/rustup-init \\
+      https://static.rust-lang.org/rustup/dist/x86_64-unknown-linux-gnu/rustup-init \\
+ && chmod +x /tmp/rustup-init \\
+ && /tmp/rustup-init -y --no-modify-path --profile minimal --default-toolchain stable \\
+ && rm /tmp/rustup-init && rustc --version
+";
+
+/// The stand-in in the registry, made once per machine (the registry keeps it, named by its recipe).
+fn rust_image(ci: &Ci, e: &Engine) -> String {
+    let recipe = RUST_IMAGE.replace("{registry}", &ci.registry);
+    let hash = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(recipe.as_bytes())[..6]);
+    let image = format!("{}/strata-rust:{hash}", ci.registry);
+    if e.docker(&["buildx", "imagetools", "inspect", &image])
+        .status
+        .success()
+    {
+        return image;
+    }
+    let ws = Workspace::empty("rust-image");
+    ws.write("Dockerfile", &recipe);
+    let b = Builder::new(e, "rust-image").build(
+        &ws.dir,
+        &["--push".into(), "--tag".into(), image.clone(), ".".into()],
+    );
+    assert_ok(&b, "the rust:1-bookworm stand-in");
+    eprintln!(
+        "[e2e ci] {image} (rust:1-bookworm stand-in) made in {:.1?}",
+        b.took
+    );
+    image
+}
+
+/// The ELF machine of a binary, and whether it is static (no program interpreter).
+fn elf_machine(path: &Path) -> (u16, bool) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..4], b"\x7fELF", "{} is an ELF file", path.display());
+    let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap());
+    let (phoff, phentsize, phnum) = (u64_at(0x20) as usize, u16_at(0x36), u16_at(0x38));
+    let interp = (0..phnum as usize).any(|i| {
+        let o = phoff + i * phentsize as usize;
+        u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) == 3
+    });
+    (u16_at(0x12), !interp)
+}
+
+/// The template's frontend job: frontend.Dockerfile for linux/amd64 and linux/arm64 on a fresh
+/// builder (GitHub's cache stood in for by a directory that persists between runs, as GitHub's
+/// does), pushed as one image index. The amd64 image then works as `# syntax=` on Docker 28; the
+/// arm64 binary is a static aarch64 executable that, run under qemu-user (no emulation inside the
+/// build: it cross-compiles), plans an example exactly as the amd64 one does.
+#[test]
+fn frontend_image_for_amd64_and_arm64() {
+    let ci = ci();
+    let e = engine(ENGINE);
+    let rust = rust_image(ci, e);
+    let steps = build_push_steps(&template("github-actions.yml"));
+    let job = steps
+        .iter()
+        .find(|s| s.get("file").map(String::as_str) == Some("frontend.Dockerfile"))
+        .expect("a job building frontend.Dockerfile");
+    assert_eq!(job["platforms"], "linux/amd64,linux/arm64");
+    let run = nonce();
+    let prefix = format!("{}/strata-ci-{run}", ci.registry);
+    let gha = PathBuf::from("/var/tmp/strata/ci-gha-cache");
+    std::fs::create_dir_all(&gha).unwrap();
+    let replace_rust = [
+        "--build-context".to_string(),
+        format!("rust:1-bookworm=docker-image://{rust}"),
+    ];
+    let mut args = replace_rust.to_vec();
+    args.extend(buildx_args(
+        job,
+        &[("env.IMAGE_PREFIX", &prefix)],
+        &[CacheStore::Local(&gha)],
+    ));
+    let builder = Builder::new(e, "frontend");
+    let b = builder.build(&repo(), &args);
+    assert_ok(&b, "frontend.Dockerfile for two platforms");
+    eprintln!(
+        "[e2e ci] frontend.Dockerfile, linux/amd64 + linux/arm64: {:.1?}",
+        b.took
+    );
+    let image = format!("{prefix}/strata:1");
+    let index = e.docker(&["buildx", "imagetools", "inspect", &image]);
+    let index = String::from_utf8_lossy(&index.stdout);
+    for platform in ["linux/amd64", "linux/arm64"] {
+        assert!(
+            index
+                .lines()
+                .any(|l| l.split_whitespace().eq(["Platform:", platform])),
+            "{image} has no {platform} image:\n{index}"
+        );
+    }
+
+    // The published image is the frontend of a build on Docker 28 (its amd64 image).
+    let x = &EXAMPLES[0];
+    let root = ci.checkout("frontend-image");
+    let spec = root.dir.join("examples").join(x.name).join("strata.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let (_, rest) = text.split_once('\n').unwrap();
+    std::fs::write(&spec, format!("# syntax={image}\n{rest}")).unwrap();
+    let tag = format!("strata-ci/{}:frontend-image", x.name);
+    let contexts = ci.image_contexts(x);
+    let extra: Vec<&str> = contexts.iter().map(String::as_str).collect();
+    let b = e.build_ok(spec.parent().unwrap(), "strata.toml", &tag, &extra);
+    assert!(
+        b.log.contains(&format!("docker-image://{image}")),
+        "{}",
+        b.log
+    );
+    assert_eq!(e.serve(&tag, x.port).trim(), HELLO);
+
+    // Both binaries, out of the same (now cached) build.
+    let out = Workspace::empty("frontend-binaries");
+    let mut args = replace_rust.to_vec();
+    args.extend([
+        "--file".to_string(),
+        "frontend.Dockerfile".into(),
+        "--platform".into(),
+        job["platforms"].clone(),
+        "--output".into(),
+        format!("type=local,dest={}", out.dir.display()),
+        ".".into(),
+    ]);
+    assert_ok(&builder.build(&repo(), &args), "the binaries");
+    let amd64 = out.dir.join("linux_amd64/strata");
+    let arm64 = out.dir.join("linux_arm64/strata");
+    assert_eq!(elf_machine(&amd64), (62, true), "x86-64, static");
+    assert_eq!(elf_machine(&arm64), (183, true), "aarch64, static");
+    let qemu = script_output(&["qemu-user.sh", "aarch64"], &BTreeMap::new());
+    let example = repo().join("examples").join(x.name);
+    let plan = |cmd: &mut Command| {
+        let out = cmd.arg("plan").arg(&example).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let native = plan(&mut Command::new(&amd64));
+    let emulated = plan(Command::new(qemu.trim()).arg(&arm64));
+    assert!(native.contains("[deps]"), "{native}");
+    assert_eq!(
+        emulated, native,
+        "the arm64 frontend plans as the amd64 one does"
+    );
+}
