@@ -5,7 +5,10 @@
 # 26.1/BuildKit v0.13 and 20.10/BuildKit v0.8), which install and start the engines themselves
 # and fail if they cannot. Needs root (apt, dockerd). Takes 5-10 minutes on a fresh 2-core machine
 # (measured with engines 26 and 20: 5.5 min; engine 28 alone: about 10 s to install and start,
-# 1.5 min of tests, up to 4 min on a busy machine).
+# 1.5 min of tests, up to 4 min on a busy machine). The CI paths on engine 28 (tests/e2e/ci.rs: a
+# local registry, docker-container builders and a standalone buildkitd, BuildKit v0.34.2 built once
+# from its Go modules and cached in /var/tmp/strata/buildkit) add about 9 minutes on a fresh machine
+# (2.5 of them building buildkitd, 2.5 the two-platform frontend image) and 3-5 once cached.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,6 +20,6 @@ step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 step "unit and gateway tests"
 cargo test --locked --lib --bins --test cli --test gateway --test bridge_selftest
-step "end-to-end tests on Docker 28.5, 26.1 and 20.10"
+step "end-to-end tests on Docker 28.5, 26.1 and 20.10, and the CI paths (registry, docker-container, buildctl)"
 # --nocapture: the measured build times and script timings belong in the CI log.
 cargo test --locked --test e2e -- --nocapture

@@ -663,13 +663,11 @@ fn git_definition(git: &GitContext, caps: &Caps) -> Result<pb::Definition, Failu
             ),
         )));
     }
-    let mut identifier = format!("git://{}", git.host_path);
-    if !git.reference.is_empty() || !git.subdir.is_empty() {
-        identifier = format!("{identifier}#{}", git.reference);
-        if !git.subdir.is_empty() {
-            identifier = format!("{identifier}:{}", git.subdir);
-        }
-    }
+    let fragment = match (git.reference.as_str(), git.subdir.as_str()) {
+        ("", "") => String::new(),
+        (reference, "") => format!("#{reference}"),
+        (reference, dir) => format!("#{reference}:{dir}"),
+    };
     let mut attrs = BTreeMap::from([
         ("git.fullurl".to_string(), git.remote.clone()),
         (
@@ -687,21 +685,14 @@ fn git_definition(git: &GitContext, caps: &Caps) -> Result<pb::Definition, Failu
     if git.ssh {
         attrs.insert("git.mountsshsock".into(), "default".into());
     }
-    let mut shown = git.remote.clone();
-    if identifier.contains('#') {
-        shown = format!(
-            "{shown}#{}",
-            identifier.split_once('#').map_or("", |(_, f)| f)
-        );
-    }
     let mut graph = crate::llb::Graph::new();
     let state = graph.source(
-        &identifier,
+        &format!("git://{}{fragment}", git.host_path),
         attrs,
         None,
         crate::llb::Vertex::named(format!(
             "[internal] load git source {}",
-            crate::redact::redact_credentials(&shown)
+            crate::redact::redact_credentials(&format!("{}{fragment}", git.remote))
         )),
     );
     Ok(graph.definition(&state, Vec::new()))

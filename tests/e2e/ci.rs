@@ -24,8 +24,9 @@ struct Example {
     /// The official images its spec implies, each with the flavor of scripts/base-images.sh that
     /// stands in for it (pushed to the test registry as `strata-<flavor>:test`).
     images: &'static [(&'static str, &'static str)],
-    /// A source file that an app edit appends an empty line to.
+    /// A source file an app edit appends a comment to, and how a comment starts in it.
     source: &'static str,
+    comment: &'static str,
     /// A piece of the install step's progress name.
     install: &'static str,
     /// The port it answers `GET /` on, with `{"Hello":"World"}`.
@@ -34,8 +35,8 @@ struct Example {
 
 #[rustfmt::skip]
 const EXAMPLES: &[Example] = &[
-    Example { name: "fastapi", images: &[("python:3.12-slim", "python")], source: "app/main.py", install: "pip install", port: 80 },
-    Example { name: "express", images: &[("node:22-slim", "node")], source: "server.js", install: "npm ci", port: 3000 },
+    Example { name: "fastapi", images: &[("python:3.12-slim", "python")], source: "app/main.py", comment: "#", install: "pip install", port: 80 },
+    Example { name: "express", images: &[("node:22-slim", "node")], source: "server.js", comment: "//", install: "npm ci", port: 3000 },
 ];
 
 const HELLO: &str = r#"{"Hello":"World"}"#;
@@ -273,10 +274,12 @@ impl Ci {
     }
 }
 
-/// Appends an empty line to the example's source file: an app edit.
-fn edit_source(root: &Workspace, x: &Example) {
-    let path = format!("examples/{}/{}", x.name, x.source);
-    root.write(&path, &format!("{}\n", root.read(&path)));
+/// An app edit: a comment appended to the example's source file (under `dir`), a state no earlier
+/// run built (the engine's and buildkitd's caches outlive runs).
+fn edit_source(dir: &Path, x: &Example) {
+    let path = dir.join(x.source);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}{} edit {}\n", x.comment, nonce())).unwrap();
 }
 
 /// Runs an image from the registry on the engine (it pulls it) and checks it answers.
@@ -578,7 +581,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
     drop(first);
 
     for x in EXAMPLES {
-        edit_source(&root, x);
+        edit_source(&root.dir.join("examples").join(x.name), x);
     }
     for (what, store) in [("local (type=gha)", local), ("registry", registry)] {
         let runner = Builder::new(e, "gha-next");
@@ -660,7 +663,7 @@ fn gitlab_job_buildctl_script_reuses_the_install_on_a_fresh_daemon() {
         serves(e, &script_env(x)["IMAGE"], x.port);
     }
     for x in EXAMPLES {
-        edit_source(&root, x);
+        edit_source(&root.dir.join("examples").join(x.name), x);
     }
     let fresh = FreshBuildkitd::start();
     for x in EXAMPLES {
@@ -806,12 +809,7 @@ fn a_git_context_installs_from_the_manifests_alone() {
     assert_eq!(e.serve(&tag, x.port).trim(), HELLO);
 
     // A commit that edits the app: the clone changes, the manifest copied out of it does not.
-    let main = work.join("svc").join(x.source);
-    std::fs::write(
-        &main,
-        format!("{}\n", std::fs::read_to_string(&main).unwrap()),
-    )
-    .unwrap();
+    edit_source(&work.join("svc"), x);
     git(&work, &["commit", "-q", "-am", "edit"]);
     git(
         &work,
