@@ -8,7 +8,7 @@
 # 1.5 min of tests, up to 4 min on a busy machine). The CI paths on engine 28 (tests/e2e/ci.rs: a
 # local registry, docker-container builders and a standalone buildkitd, BuildKit v0.34.2 built once
 # from its Go modules and cached in /var/tmp/strata/buildkit) add about 9 minutes on a fresh machine
-# (2.5 of them building buildkitd, 2.5 the two-platform frontend image) and 3-5 once cached.
+# (2.5 of them building buildkitd, 2.3 the two-platform frontend image) and about 4 once cached.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
