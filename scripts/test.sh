@@ -8,6 +8,10 @@
 # 1.5 min of tests, up to 4 min on a busy machine), plus the multi-platform and reproducibility
 # tests on 28c (Docker 28 with the containerd store): about 2.5 min for the i386 base image the
 # first time, then about 3 min of tests.
+# The CI paths on engine 28 (tests/e2e/ci.rs: a
+# local registry, docker-container builders and a standalone buildkitd, BuildKit v0.34.2 built once
+# from its Go modules and cached in /var/tmp/strata/buildkit) add about 9 minutes on a fresh machine
+# (2.5 of them building buildkitd, 2.3 the two-platform frontend image) and about 4 once cached.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,7 +26,7 @@ cargo test --locked --lib --bins --test cli --test gateway --test bridge_selftes
 # The fuzz targets' committed corpora were replayed by `cargo test --lib` above (every file
 # through its target). The libFuzzer runs themselves (cargo-fuzz's instrumented build takes about
 # 5 min on 2 cores) are `scripts/fuzz.sh SECONDS`, by hand: CI keeps its time for the engines.
-step "end-to-end tests on Docker 28.5, 26.1 and 20.10"
+step "end-to-end tests on Docker 28.5, 26.1 and 20.10, and the CI paths (registry, docker-container, buildctl)"
 # --nocapture: the measured build times and script timings belong in the CI log.
 # Three threads: builds are serialized per engine (shared steps would otherwise hide each
 # other's progress lines), so this lets three engines work at once.

@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 pub const REMOVE_MOUNT_STUBS: &str = "exec.meta.removemountstubs.recursive";
 pub const SECRET_ENV: &str = "exec.secretenv";
 pub const COPY_PATTERNS: &str = "file.copy.includeexcludepatterns";
+/// `git://…#ref:dir` (BuildKit v0.9): a subdirectory of a repository as the source.
+pub const GIT_SUBDIR: &str = "source.git.subdir";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caps {

@@ -65,6 +65,82 @@ pub struct CacheImport {
     pub attrs: BTreeMap<String, String>,
 }
 
+/// A build context that is a Git repository (`docker build <git url>`, sent as the `context`
+/// option): BuildKit clones it, and the spec is read from it too unless `dockerfilekey` names a
+/// local directory for it (buildx: a remote context with a local `-f`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitContext {
+    /// The repository as git fetches it, without the fragment (`git://host/repo.git`,
+    /// `https://host/repo.git`, `git@host:repo.git`, `ssh://…`).
+    pub remote: String,
+    /// The host and path BuildKit names the source by (`host/repo.git`, as Go's `llb.Git` does).
+    pub host_path: String,
+    /// The branch, tag or commit after `#`; empty: the remote's default branch.
+    pub reference: String,
+    /// The directory after `#ref:` that is the context; empty: the repository's root.
+    pub subdir: String,
+    /// `--build-arg BUILDKIT_CONTEXT_KEEP_GIT_DIR=1`: keep `.git` in the context.
+    pub keep_git_dir: bool,
+    /// Fetched over SSH: the client's agent is offered to the clone (`--ssh default`).
+    pub ssh: bool,
+}
+
+impl GitContext {
+    /// A Git URL as BuildKit's Dockerfile frontend recognises one (`git://`, `ssh://`,
+    /// `user@host:path`, `http(s)://….git`, `github.com/…`, each with an optional `#ref[:dir]`);
+    /// `None` for anything else. Query parameters (`?ref=…`) are refused: buildx only sends them to
+    /// frontends that declare the `gitquerystring` capability, which Strata does not.
+    pub fn parse(value: &str) -> Option<Result<GitContext, String>> {
+        let (url, fragment) = value.split_once('#').unwrap_or((value, ""));
+        let (remote, authority, path, ssh) = if let Some(rest) = url.strip_prefix("github.com/") {
+            (format!("https://{url}"), "github.com", rest, false)
+        } else if let Some((scheme, rest)) = url.split_once("://") {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let git = match scheme {
+                "git" | "ssh" => true,
+                "http" | "https" => path.split('?').next().is_some_and(|p| p.ends_with(".git")),
+                _ => false,
+            };
+            if !git {
+                return None;
+            }
+            (url.to_string(), authority, path, scheme == "ssh")
+        } else {
+            // scp-like `user@host:path`, as git itself takes it.
+            let (authority, path) = url.split_once(':')?;
+            if !authority.contains('@') || authority.contains('/') || path.starts_with("//") {
+                return None;
+            }
+            (url.to_string(), authority, path, true)
+        };
+        if remote.contains('?') {
+            return Some(Err(
+                "query parameters in a Git URL are not supported by Strata yet: use `#REF:DIR`"
+                    .into(),
+            ));
+        }
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if host.is_empty() || path.trim_matches('/').is_empty() {
+            return Some(Err(format!("`{value}` names no repository")));
+        }
+        let (reference, subdir) = fragment.split_once(':').unwrap_or((fragment, ""));
+        let subdir = subdir.trim_matches('/');
+        if subdir.split('/').any(|c| c == "..") {
+            return Some(Err(format!(
+                "the context directory `{subdir}` points outside the repository"
+            )));
+        }
+        Some(Ok(GitContext {
+            remote,
+            host_path: format!("{host}/{}", path.trim_start_matches('/')),
+            reference: reference.to_string(),
+            subdir: subdir.to_string(),
+            keep_git_dir: false,
+            ssh,
+        }))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildOptions {
     /// The spec's path inside the `dockerfile` local (`-f`); Docker's default name is `Dockerfile`.
@@ -90,6 +166,13 @@ pub struct BuildOptions {
     /// Names of the local sources holding the spec and the context (`dockerfilekey`, `contextkey`).
     pub dockerfile_local: String,
     pub context_local: String,
+    /// `dockerfilekey` was given: the spec comes from that local even when the context is remote.
+    pub dockerfile_local_forced: bool,
+    /// The context when it is a Git repository instead of a local directory.
+    pub git_context: Option<GitContext>,
+    /// Named contexts that are directories of the client (`--build-context NAME=DIR`, sent as
+    /// `context:NAME=local:LOCAL`): NAME → LOCAL. Each appears at `NAME/` in the build context.
+    pub local_contexts: BTreeMap<String, String>,
     /// Named contexts (`--build-context NAME=docker-image://REF`), by name: replacements for the
     /// base images the spec or a recipe names.
     pub named_contexts: BTreeMap<String, ImageRef>,
@@ -120,6 +203,9 @@ impl Default for BuildOptions {
             hostname: None,
             dockerfile_local: "dockerfile".into(),
             context_local: "context".into(),
+            dockerfile_local_forced: false,
+            git_context: None,
+            local_contexts: BTreeMap::new(),
             named_contexts: BTreeMap::new(),
             platform_contexts: BTreeMap::new(),
             local_sessions: BTreeMap::new(),
@@ -233,9 +319,15 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
                 continue;
             }
             match named_context(key, value) {
-                Ok(r) => {
+                Ok(Named::Image(r)) => {
                     o.named_contexts.insert(name.to_string(), r);
                 }
+                Ok(Named::Directory(local)) => match directory_name(key, name) {
+                    Ok(()) => {
+                        o.local_contexts.insert(name.to_string(), local);
+                    }
+                    Err(d) => diags.push(d),
+                },
                 Err(d) => diags.push(d),
             }
             continue;
@@ -246,7 +338,10 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
                     o.filename = value.clone();
                 }
             }
-            "dockerfilekey" => o.dockerfile_local = value.clone(),
+            "dockerfilekey" => {
+                o.dockerfile_local = value.clone();
+                o.dockerfile_local_forced = true;
+            }
             "contextkey" => o.context_local = value.clone(),
             "target" if value.is_empty() => {}
             "target" => match StageName::from_name(value) {
@@ -359,14 +454,15 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
             "shm-size" | "ulimit" | "cgroup-parent" => {
                 diags.push(unsupported(key, &format!("`--{key}`")));
             }
-            "context" => {
-                if !value.is_empty() {
-                    diags.push(
-                        unsupported(key, "a remote build context (git or URL)")
-                            .help("build from a local directory"),
-                    );
-                }
-            }
+            "context" if value.is_empty() => {}
+            "context" => match GitContext::parse(value) {
+                Some(Ok(git)) => o.git_context = Some(git),
+                Some(Err(e)) => diags.push(Diagnostic::option(key, e)),
+                None => diags.push(
+                    unsupported(key, "a build context from a URL that is not a Git repository")
+                        .help("build from a local directory or a Git URL (`https://host/repo.git#ref:dir`, `git@host:repo.git`)"),
+                ),
+            },
             "contextsubdir" => {
                 if !value.is_empty() {
                     diags.push(unsupported(key, "a context subdirectory"));
@@ -389,6 +485,15 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
     if o.platforms.len() > 1 {
         o.multi_platform = true;
     }
+    if let Some(git) = &mut o.git_context {
+        // As the Dockerfile frontend reads it: a Go boolean.
+        git.keep_git_dir = matches!(
+            o.build_args
+                .get("BUILDKIT_CONTEXT_KEEP_GIT_DIR")
+                .map(String::as_str),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+        );
+    }
     for (key, value) in platform_contexts {
         let rest = &key["context:".len()..];
         let Some((name, platform)) = rest.split_once("::") else {
@@ -402,9 +507,13 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
             }
         };
         match named_context(&key, &value) {
-            Ok(r) => {
+            Ok(Named::Image(r)) => {
                 o.platform_contexts.insert((name.to_string(), platform), r);
             }
+            Ok(Named::Directory(_)) => diags.push(Diagnostic::option(
+                &key,
+                "a directory cannot be a per-platform named context",
+            )),
             Err(d) => diags.push(d),
         }
     }
@@ -415,17 +524,47 @@ pub fn parse_options(opts: &BTreeMap<String, String>) -> Result<BuildOptions, Di
     }
 }
 
-/// A named context's value: Strata's stages start from images, so an image is what it can stand for.
-fn named_context(key: &str, value: &str) -> Result<ImageRef, Diagnostic> {
+/// What a named context stands for.
+enum Named {
+    /// `docker-image://REF`: the image replacing the one the spec (or a recipe) names.
+    Image(ImageRef),
+    /// `local:LOCAL`: a directory of the client, synced as the local source `LOCAL`.
+    Directory(String),
+}
+
+/// A named context's value: an image, or a directory of the client.
+fn named_context(key: &str, value: &str) -> Result<Named, Diagnostic> {
+    if let Some(local) = value.strip_prefix("local:") {
+        return Ok(Named::Directory(local.to_string()));
+    }
     let Some(reference) = value.strip_prefix("docker-image://") else {
         let kind = value.split_once("://").map_or(value, |(scheme, _)| scheme);
         return Err(Diagnostic::option(
             key,
-            format!("a named context from `{kind}` is not supported: Strata can replace an image only"),
+            format!("a named context from `{kind}` is not supported: Strata takes images and directories"),
         )
-        .help("use `--build-context NAME=docker-image://IMAGE`, where NAME is the image the spec names"));
+        .help("use `--build-context NAME=docker-image://IMAGE`, where NAME is the image the spec names, or `--build-context NAME=DIR`"));
     };
-    ImageRef::parse(reference).map_err(|e| Diagnostic::option(key, e))
+    ImageRef::parse(reference)
+        .map(Named::Image)
+        .map_err(|e| Diagnostic::option(key, e))
+}
+
+/// A directory named context appears at `NAME/` in the build context, so its name must be one plain
+/// directory name (an image name, with its tag or registry, cannot be one).
+fn directory_name(key: &str, name: &str) -> Result<(), Diagnostic> {
+    let plain = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && !name.starts_with('.');
+    if plain {
+        return Ok(());
+    }
+    Err(Diagnostic::option(
+        key,
+        format!("a directory cannot replace `{name}`: Strata puts a directory named context at `NAME/` in the build context, and `{name}` is not a plain directory name"),
+    )
+    .help("name it like a directory (`--build-context shared=../lib` puts ../lib at `shared/`); an image is replaced with `docker-image://IMAGE`"))
 }
 
 #[cfg(test)]
@@ -506,7 +645,27 @@ mod tests {
             ),
             (
                 ("context:python:3.12-slim", "local:ctx"),
-                "build option `context:python:3.12-slim`: a named context from `local:ctx` is not supported",
+                "build option `context:python:3.12-slim`: a directory cannot replace `python:3.12-slim`",
+            ),
+            (
+                ("context:shared::linux/amd64", "local:shared"),
+                "build option `context:shared::linux/amd64`: a directory cannot be a per-platform named context",
+            ),
+            (
+                ("context:lib", "https://example.com/lib.tar.gz"),
+                "build option `context:lib`: a named context from `https` is not supported",
+            ),
+            (
+                ("context", "https://example.com/app.tar.gz"),
+                "build option `context`: a build context from a URL that is not a Git repository is not supported by Strata yet",
+            ),
+            (
+                ("context", "https://example.com/app.git?ref=main"),
+                "build option `context`: query parameters in a Git URL are not supported",
+            ),
+            (
+                ("context", "git://example.com/app.git#main:../up"),
+                "build option `context`: the context directory `../up` points outside",
             ),
             (
                 ("shm-size", "1024"),
@@ -541,6 +700,74 @@ mod tests {
         assert_eq!(named("node:22-slim", &amd), "docker.io/local/node:amd");
         assert_eq!(named("node:22-slim", &arm), "docker.io/local/node:arm");
         assert!(o.named_context("ruby:3", &amd).is_none());
+    }
+
+    #[test]
+    fn git_contexts_in_the_forms_buildkit_takes() {
+        let git = |v: &str| GitContext::parse(v).unwrap().unwrap();
+        let g = git("git://127.0.0.1:9444/repo.git#main:apps/api");
+        assert_eq!(g.remote, "git://127.0.0.1:9444/repo.git");
+        assert_eq!(g.host_path, "127.0.0.1:9444/repo.git");
+        assert_eq!(
+            (g.reference.as_str(), g.subdir.as_str()),
+            ("main", "apps/api")
+        );
+        assert!(!g.ssh);
+        let g = git("https://user:token@example.com/org/repo.git");
+        assert_eq!(g.remote, "https://user:token@example.com/org/repo.git");
+        assert_eq!(g.host_path, "example.com/org/repo.git");
+        assert_eq!((g.reference.as_str(), g.subdir.as_str()), ("", ""));
+        let g = git("git@github.com:org/repo.git#v1.2");
+        assert_eq!(
+            (g.host_path.as_str(), g.reference.as_str()),
+            ("github.com/org/repo.git", "v1.2")
+        );
+        assert!(g.ssh);
+        let g = git("ssh://git@example.com/org/repo.git#:sub/");
+        assert_eq!((g.reference.as_str(), g.subdir.as_str()), ("", "sub"));
+        assert!(g.ssh);
+        let g = git("github.com/org/repo");
+        assert_eq!(g.remote, "https://github.com/org/repo");
+        // Not Git: a plain directory name, a tarball URL, a Windows-ish path.
+        for other in [
+            "app",
+            "./app",
+            "https://example.com/app.tar.gz",
+            "C:/src",
+            "/srv/app",
+        ] {
+            assert!(GitContext::parse(other).is_none(), "{other}");
+        }
+        let o = parse_options(&opts(&[
+            ("context", "git://h/r.git"),
+            ("build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR", "true"),
+        ]))
+        .unwrap();
+        assert!(o.git_context.unwrap().keep_git_dir);
+        assert!(!o.dockerfile_local_forced);
+        let forced = parse_options(&opts(&[("dockerfilekey", "dockerfile")])).unwrap();
+        assert!(forced.dockerfile_local_forced);
+    }
+
+    #[test]
+    fn directory_named_contexts_are_kept_by_name() {
+        let o = parse_options(&opts(&[
+            ("context:shared", "local:shared"),
+            ("context:lib-2.x_y", "local:_lib"),
+            ("context:python:3.12-slim", "docker-image://local/py:1"),
+        ]))
+        .unwrap();
+        assert_eq!(o.local_contexts["shared"], "shared");
+        assert_eq!(o.local_contexts["lib-2.x_y"], "_lib");
+        assert_eq!(o.local_contexts.len(), 2);
+        assert_eq!(o.named_contexts.len(), 1);
+        for bad in ["a/b", "..", ".hidden", "docker.io/x:1"] {
+            let key = format!("context:{bad}");
+            let err = parse_options(&opts(&[(&key, "local:x")]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("a directory cannot replace"), "{bad}: {err}");
+        }
     }
 
     #[test]

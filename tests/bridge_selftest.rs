@@ -629,6 +629,79 @@ async fn reading_non_local_refs_is_unimplemented() {
     assert_eq!(out.solves[0].ref_id.as_deref(), Some("ref-1"));
 }
 
+/// A configured git repository (its `#ref:dir` subdirectory) and a copy of a local source into it
+/// read like the snapshot BuildKit would produce; what BuildKit would not transfer stays out.
+#[tokio::test]
+async fn git_sources_and_one_copy_between_sources_are_materialised() {
+    let repo = TempDir::new("repo");
+    repo.write("svc/requirements.txt", "six\n");
+    repo.write("other/x.txt", "x\n");
+    let lib = sample_context();
+    let bridge = Bridge::new()
+        .git("git://h/repo.git", repo.path())
+        .local("lib", lib.path());
+    in_process(bridge, |mut c| async move {
+        let mut b = DefinitionBuilder::new();
+        let git = b.source(
+            "git://h/repo.git#main:svc",
+            &[("git.fullurl", "git://h/repo.git")],
+        );
+        let local = b.source(
+            "local://lib",
+            &[
+                ("local.session", SESSION_ID),
+                ("local.excludepatterns", r#"["node_modules"]"#),
+            ],
+        );
+        let copy = b.push(pb::Op {
+            inputs: vec![bridge::llb::input(&git, 0), bridge::llb::input(&local, 0)],
+            op: Some(OpOneof::File(pb::FileOp {
+                actions: vec![pb::FileAction {
+                    input: 0,
+                    secondary_input: 1,
+                    output: 0,
+                    action: Some(pb::file_action::Action::Copy(pb::FileActionCopy {
+                        src: "/".into(),
+                        dest: "/lib/".into(),
+                        dir_copy_contents: true,
+                        ..Default::default()
+                    })),
+                }],
+            })),
+            ..Default::default()
+        });
+        let id = solve(&mut c, b.finish(&copy, 0)).await;
+        assert_eq!(
+            read(&mut c, &id, "requirements.txt").await.unwrap(),
+            b"six\n"
+        );
+        assert_eq!(
+            read(&mut c, &id, "lib/app.py").await.unwrap(),
+            b"print('hi')\n"
+        );
+        let mut top = list(&mut c, &id, "/", "").await;
+        top.sort();
+        assert_eq!(top, ["lib", "requirements.txt"]);
+        assert!(
+            !list(&mut c, &id, "lib", "")
+                .await
+                .contains(&"node_modules".to_string())
+        );
+        // An unknown repository fails like a failed fetch.
+        let mut b = DefinitionBuilder::new();
+        let other = b.source("git://h/nope.git", &[("git.fullurl", "git://h/nope.git")]);
+        let id = solve(&mut c, b.finish(&other, 0)).await;
+        let err = read(&mut c, &id, "x").await.unwrap_err();
+        assert!(
+            err.message()
+                .contains("failed to fetch remote git://h/nope.git"),
+            "{}",
+            err.message()
+        );
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Definition checks
 

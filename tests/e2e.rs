@@ -23,6 +23,10 @@ mod tempdir;
 
 use tempdir::copy_tree;
 
+/// The CI paths: registry, remote builders, caches across builders, remote contexts, templates.
+#[path = "e2e/ci.rs"]
+mod ci;
+
 /// The frontend image the tests build and select with `# syntax=`: `STRATA_E2E_FRONTEND` lets
 /// several checkouts test on one engine at once without replacing each other's frontend.
 fn frontend() -> String {

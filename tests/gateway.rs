@@ -1045,3 +1045,181 @@ fn a_frontend_that_cannot_reach_buildkit_exits_with_a_clear_message() {
     );
     assert!(took < Duration::from_secs(25), "{took:?}");
 }
+
+/// The copies the install step depends on, as `src → dest` (from the first file action of each).
+fn copies_under(g: &bridge::Graph, step: &bridge::Node) -> Vec<String> {
+    g.deps(step)
+        .into_iter()
+        .flat_map(|n| n.file_actions().iter())
+        .filter_map(|a| match &a.action {
+            Some(bollard_buildkit_proto::pb::file_action::Action::Copy(c)) => {
+                Some(format!("{} → {}", c.src, c.dest))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+const REPO: &str = "git://127.0.0.1:9444/repo.git";
+
+/// `docker build git://…#ref:dir`: buildx sends the URL as the `context` option and syncs no
+/// directory; the spec and the context come from the clone, the install still from the manifests
+/// alone.
+#[test]
+fn a_git_context_is_cloned_and_the_install_copies_only_the_manifests() {
+    let repo = TempDir::new("repo");
+    bridge::copy_tree(TempDir::example("fastapi").path(), &repo.path().join("svc"));
+    let out = ok(Bridge::new()
+        .opt("filename", "strata.toml")
+        .opt("context", &format!("{REPO}#main:svc"))
+        .git(REPO, repo.path())
+        .image("python:3.12-slim", None, PYTHON_CONFIG));
+    let g = out.result_graph().unwrap();
+    assert!(
+        g.locals().is_empty(),
+        "no local directory is used:\n{}",
+        g.dump()
+    );
+    let git = g
+        .sources()
+        .into_iter()
+        .find(|n| n.identifier().is_some_and(|i| i.starts_with("git://")))
+        .expect("a git source");
+    assert_eq!(
+        git.identifier().unwrap(),
+        "git://127.0.0.1:9444/repo.git#main:svc"
+    );
+    assert_eq!(git.attr("git.fullurl"), Some(REPO));
+    assert_eq!(git.attr("git.authtokensecret"), Some("GIT_AUTH_TOKEN"));
+    assert_eq!(git.attr("git.keepgitdir"), None);
+    assert_eq!(
+        git.name().unwrap(),
+        "[internal] load git source git://127.0.0.1:9444/repo.git#main:svc"
+    );
+    let install = g.find("pip install").expect("an install step");
+    assert_eq!(
+        copies_under(g, install),
+        ["/requirements.txt → /code/requirements.txt"],
+        "{}",
+        g.dump()
+    );
+    // The spec itself was read from the clone.
+    assert!(
+        out.read_paths().iter().any(|(_, p)| *p == "strata.toml"),
+        "{}",
+        out.report()
+    );
+    let config = out
+        .expect_result()
+        .metadata_json("containerimage.config")
+        .unwrap();
+    assert_eq!(config["config"]["WorkingDir"], "/code");
+}
+
+/// buildx with a remote context and a local `-f`: `dockerfilekey` names the local holding the spec.
+#[test]
+fn a_git_context_with_a_local_spec_reads_the_spec_locally() {
+    let repo = TempDir::example("express");
+    let spec_dir = TempDir::new("spec");
+    std::fs::rename(
+        repo.path().join("strata.toml"),
+        spec_dir.path().join("strata.toml"),
+    )
+    .unwrap();
+    let out = ok(Bridge::new()
+        .opt("filename", "strata.toml")
+        .opt("dockerfilekey", "dockerfile")
+        .opt("context", REPO)
+        .opt("build-arg:BUILDKIT_CONTEXT_KEEP_GIT_DIR", "1")
+        .local("dockerfile", spec_dir.path())
+        .git(REPO, repo.path())
+        .image("node:22-slim", None, NODE_CONFIG));
+    let g = out.result_graph().unwrap();
+    let git = g.find("load git source").expect("a git source");
+    assert_eq!(git.identifier().unwrap(), "git://127.0.0.1:9444/repo.git");
+    assert_eq!(git.attr("git.keepgitdir"), Some("true"));
+    let install = g.find("npm ci").expect("an install step");
+    let mut copies = copies_under(g, install);
+    copies.sort();
+    assert_eq!(
+        copies,
+        [
+            "/package-lock.json → /app/package-lock.json",
+            "/package.json → /app/package.json"
+        ]
+    );
+    // A subdirectory needs BuildKit v0.9's `source.git.subdir`.
+    assert_eq!(
+        error(
+            Bridge::new()
+                .caps(CapsProfile::V0_8)
+                .opt("filename", "strata.toml")
+                .opt("context", &format!("{REPO}#:svc"))
+        ),
+        "build option `context`: a subdirectory of a Git context (`:svc`) needs BuildKit v0.9 or later"
+    );
+}
+
+/// `--build-context shared=../lib`: the directory appears at `shared/` in the build context, so a
+/// spec can stage its manifest with the app's and copy its source with the app's; the install sees
+/// the two manifests and nothing else.
+#[test]
+fn a_directory_named_context_appears_under_its_name() {
+    let dir = example("fastapi");
+    dir.write(
+        "strata.toml",
+        std::fs::read_to_string(dir.path().join("strata.toml"))
+            .unwrap()
+            .replace(
+                "manifests = [\"requirements.txt\"]\napp = \"app\"",
+                "manifests = [\"requirements.txt\", \"shared/requirements.txt\"]\napp = [\"app\", \"shared\"]",
+            ),
+    );
+    let lib = TempDir::new("lib");
+    lib.write("requirements.txt", "six==1.16.0\n");
+    lib.write("shared_lib/__init__.py", "X = 1\n");
+    let out = ok(bridge_for(&dir)
+        .opt("context:shared", "local:shared")
+        .local("shared", lib.path()));
+    let g = out.result_graph().unwrap();
+    let shared = g
+        .locals()
+        .into_iter()
+        .find(|n| n.local_name() == Some("shared"))
+        .expect("the directory is a local source");
+    assert_eq!(shared.attr("local.session"), Some(bridge::SESSION_ID));
+    let put = g
+        .find("[internal] put build context shared at shared/")
+        .unwrap();
+    assert_eq!(copies_under(g, put), ["/ → /shared/"]);
+    let install = g.find("pip install").expect("an install step");
+    assert_eq!(
+        install.args().last().unwrap(),
+        "/opt/venv/bin/pip install -r requirements.txt -r shared/requirements.txt",
+        "{}",
+        g.dump()
+    );
+    let mut copies: Vec<String> = copies_under(g, install)
+        .into_iter()
+        .filter(|c| !c.starts_with("/ → /shared"))
+        .collect();
+    copies.sort();
+    assert_eq!(
+        copies,
+        [
+            "/requirements.txt → /code/requirements.txt",
+            "/shared/requirements.txt → /code/shared/requirements.txt"
+        ]
+    );
+    let app = g.result();
+    assert!(
+        copies_under(g, app).contains(&"/shared → /code/shared".to_string()),
+        "{}",
+        g.dump()
+    );
+    // An image name cannot be given a directory.
+    assert_eq!(
+        error(bridge_for(&dir).opt("context:python:3.12-slim", "local:py")),
+        "build option `context:python:3.12-slim`: a directory cannot replace `python:3.12-slim`: Strata puts a directory named context at `NAME/` in the build context, and `python:3.12-slim` is not a plain directory name (name it like a directory (`--build-context shared=../lib` puts ../lib at `shared/`); an image is replaced with `docker-image://IMAGE`)"
+    );
+}

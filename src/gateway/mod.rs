@@ -21,7 +21,7 @@ use crate::diag::{Diagnostic, Diagnostics, SourceText};
 use crate::explain::{self, CheckConfig};
 use crate::image::ImageConfig;
 use crate::lower::{self, Context, LowerInput, ResolvedImage};
-use crate::options::{BuildOptions, Request, parse_options};
+use crate::options::{BuildOptions, GitContext, Request, parse_options};
 use crate::platform::Platform;
 use crate::recipe;
 use crate::reference::ImageRef;
@@ -503,8 +503,13 @@ async fn build(
     let started = std::time::Instant::now();
     let lap = |what: &str| debug!("{what} done at {:?}", started.elapsed());
 
-    // The context: a local directory BuildKit filters for us, or an LLB input.
-    let context = match inputs.get("context") {
+    // The context: a local directory BuildKit filters for us, an LLB input, or a Git repository
+    // (BuildKit clones it; the spec comes from it too unless `dockerfilekey` says otherwise).
+    let git = match (inputs.get("context"), &options.git_context) {
+        (None, Some(g)) => Some(git_definition(g, &caps.llb)?),
+        _ => None,
+    };
+    let context = match inputs.get("context").or(git.as_ref()) {
         Some(def) => Context::Input(def.clone()),
         None => Context::Local {
             name: options.context_local.clone(),
@@ -515,12 +520,15 @@ async fn build(
                 .cloned(),
         },
     };
+    let spec_input = inputs
+        .get("dockerfile")
+        .or(git.as_ref().filter(|_| !options.dockerfile_local_forced));
     // The spec (with `<spec>.dockerignore` beside it) and the context's `.dockerignore` are
     // independent transfers: fetch them at the same time.
     let filename = options.filename.clone();
     let mut second = bridge.clone();
     let (spec_files, context_ignore) = tokio::join!(
-        read_spec(bridge, &options, inputs.get("dockerfile")),
+        read_spec(bridge, &options, spec_input),
         read_context_file(&mut second, &context, ".dockerignore"),
     );
     lap("reading the spec and .dockerignore");
@@ -551,6 +559,11 @@ async fn build(
     let ignore = match spec_ignore {
         Some(t) => ignore_patterns(Some(&t), None),
         None => ignore_patterns(None, context_ignore?.as_deref()),
+    };
+    let context = if options.local_contexts.is_empty() {
+        context
+    } else {
+        with_directories(&context, &options, &ignore, env.session.as_ref())?
     };
     let recipe =
         recipe::recipe_for(&spec).map_err(|d| Failure::new(d).with_source(&spec.source))?;
@@ -677,6 +690,108 @@ fn result(built: Vec<(Platform, String, ImageConfig)>, multi: bool) -> gw::Resul
         metadata,
         ..Default::default()
     }
+}
+
+/// A Git repository as the build context, the source op Go's `llb.Git` makes for it (identifier
+/// `git://host/path#ref:dir`, the URL git fetches in `git.fullurl`), named in progress output as the
+/// Dockerfile frontend names it. `GIT_AUTH_TOKEN`/`GIT_AUTH_HEADER` secrets reach the clone, as for
+/// Dockerfiles; over SSH, the agent of `--ssh default` does.
+fn git_definition(git: &GitContext, caps: &Caps) -> Result<pb::Definition, Failure> {
+    if !git.subdir.is_empty() && !caps.has(crate::caps::GIT_SUBDIR) {
+        return Err(Failure::new(Diagnostic::option(
+            "context",
+            format!(
+                "a subdirectory of a Git context (`:{}`) needs BuildKit v0.9 or later",
+                git.subdir
+            ),
+        )));
+    }
+    let fragment = match (git.reference.as_str(), git.subdir.as_str()) {
+        ("", "") => String::new(),
+        (reference, "") => format!("#{reference}"),
+        (reference, dir) => format!("#{reference}:{dir}"),
+    };
+    let mut attrs = BTreeMap::from([
+        ("git.fullurl".to_string(), git.remote.clone()),
+        (
+            "git.authtokensecret".to_string(),
+            "GIT_AUTH_TOKEN".to_string(),
+        ),
+        (
+            "git.authheadersecret".to_string(),
+            "GIT_AUTH_HEADER".to_string(),
+        ),
+    ]);
+    if git.keep_git_dir {
+        attrs.insert("git.keepgitdir".into(), "true".into());
+    }
+    if git.ssh {
+        attrs.insert("git.mountsshsock".into(), "default".into());
+    }
+    let mut graph = crate::llb::Graph::new();
+    let state = graph.source(
+        &format!("git://{}{fragment}", git.host_path),
+        attrs,
+        None,
+        crate::llb::Vertex::named(format!(
+            "[internal] load git source {}",
+            crate::redact::redact_credentials(&format!("{}{fragment}", git.remote))
+        )),
+    );
+    Ok(graph.definition(&state, Vec::new()))
+}
+
+/// The build context with each directory named context (`--build-context NAME=DIR`) at `NAME/`,
+/// as one LLB state the rest of the build takes as it takes an input context: the install still
+/// copies only the manifests out of it (BuildKit keys each copy on the content it copies), but the
+/// context is transferred whole (less `.dockerignore`) rather than filtered per step.
+fn with_directories(
+    context: &Context,
+    options: &BuildOptions,
+    ignore: &[String],
+    session: Option<&String>,
+) -> Result<Context, Failure> {
+    use crate::llb::{Graph, Vertex, copy_action};
+    let mut graph = Graph::new();
+    let local = |graph: &mut Graph, name: &str, mut attrs: BTreeMap<String, String>, title| {
+        if let Some(s) = options.local_sessions.get(name).or(session) {
+            attrs.insert("local.session".into(), s.clone());
+        }
+        graph.source(
+            &format!("local://{name}"),
+            attrs,
+            None,
+            Vertex::named(title),
+        )
+    };
+    let mut state = match context {
+        Context::Local { name, .. } => local(
+            &mut graph,
+            name,
+            local_attrs(&[], ignore, "context"),
+            "[internal] load build context".to_string(),
+        ),
+        Context::Input(def) => graph.import(def).ok_or_else(|| {
+            Failure::new(Diagnostic::plain(
+                "the build context given as a frontend input is empty or not valid LLB",
+            ))
+        })?,
+    };
+    for (dir, name) in &options.local_contexts {
+        let src = local(
+            &mut graph,
+            name,
+            local_attrs(&[], &[], &format!("context-{dir}")),
+            format!("[internal] load build context {dir}"),
+        );
+        state = graph.copy(
+            &state,
+            &src,
+            copy_action("/", &format!("/{dir}/")),
+            Vertex::named(format!("[internal] put build context {dir} at {dir}/")),
+        );
+    }
+    Ok(Context::Input(graph.definition(&state, Vec::new())))
 }
 
 /// A subrequest's reply: metadata only, no refs.

@@ -98,8 +98,10 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// - Profile gating: Warn/Evaluate/ResolveSourceMeta are unknown methods on V0_8; ops the engine cannot
 ///   run fail the Solve, fields it would silently drop are listed in `SolveRecord::ignored_by_engine`.
 ///
-/// Not emulated: running anything (exec/file ops, images, git/http sources are never materialised;
-/// reading such refs fails with Unimplemented), Solve with `frontend` (nested frontends), containers,
+/// Materialised for reading: local sources, git sources configured with [`Bridge::git`], and file ops
+/// of one copy between those (a directory named context put into the context).
+/// Not emulated: running anything else (exec ops, other file ops, images and http sources are never
+/// materialised; reading such refs fails with Unimplemented), Solve with `frontend` (nested frontends), containers,
 /// ResolveSourceMeta, oci-layout resolution, per-platform image configs, source policies, attestations
 /// beyond recording their keys, and lazy error timing (errors a daemon reports at export time are
 /// reported at Solve time).
@@ -108,6 +110,7 @@ pub struct Bridge {
     profile: CapsProfile,
     opts: Vec<(String, String)>,
     locals: BTreeMap<String, PathBuf>,
+    gits: BTreeMap<String, PathBuf>,
     images: Vec<ImageEntry>,
     inputs: HashMap<String, pb::Definition>,
     extra_env: Vec<(String, String)>,
@@ -128,6 +131,7 @@ impl Bridge {
             profile: CapsProfile::V0_13,
             opts: Vec::new(),
             locals: BTreeMap::new(),
+            gits: BTreeMap::new(),
             images: Vec::new(),
             inputs: HashMap::new(),
             extra_env: Vec::new(),
@@ -152,6 +156,13 @@ impl Bridge {
     /// Serves `local://<name>` from a host directory.
     pub fn local(mut self, name: &str, dir: &Path) -> Self {
         self.locals.insert(name.to_string(), dir.to_path_buf());
+        self
+    }
+
+    /// Serves `git://` sources whose `git.fullurl` is `remote` from a host directory (a checkout of
+    /// any ref; `#ref:dir` selects `dir` in it).
+    pub fn git(mut self, remote: &str, dir: &Path) -> Self {
+        self.gits.insert(remote.to_string(), dir.to_path_buf());
         self
     }
 
@@ -215,6 +226,7 @@ impl Bridge {
             profile: self.profile,
             session_id: SESSION_ID.to_string(),
             locals: self.locals.clone(),
+            gits: self.gits.clone(),
             images: self.images.clone(),
             inputs: self.inputs.clone(),
             leak_host_paths: self.leak_host_paths,

@@ -2,7 +2,7 @@
 //! (frontend/gateway/gateway.go `llbBridgeForwarder`) and records every request.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -15,8 +15,9 @@ use prost::Message;
 use tonic::{Code, Request, Response, Status};
 
 use super::caps::CapsProfile;
-use super::llb::Graph;
+use super::llb::{Graph, Node};
 use super::localfs::{LocalAttrs, LocalView};
+use super::tempdir::{TempDir, copy_tree};
 
 /// grpc-go's default receive limit, which BuildKit v0.8–v0.13 servers keep.
 pub const MAX_RECV: usize = 4 << 20;
@@ -36,6 +37,8 @@ pub struct Config {
     pub profile: CapsProfile,
     pub session_id: String,
     pub locals: BTreeMap<String, PathBuf>,
+    /// `git.fullurl` → a checkout.
+    pub gits: BTreeMap<String, PathBuf>,
     pub images: Vec<ImageEntry>,
     pub inputs: HashMap<String, pb::Definition>,
     pub leak_host_paths: bool,
@@ -141,6 +144,8 @@ pub enum ReturnedRefs {
 struct RefEntry {
     graph: Graph,
     view: Option<Arc<LocalView>>,
+    /// Where a ref that is not a plain local source was materialised (kept while the view lives).
+    tree: Option<TempDir>,
 }
 
 /// The session log, turned into an `Outcome` at the end.
@@ -389,7 +394,14 @@ impl FakeDaemon {
             let mut log = self.state.log();
             log.next_ref += 1;
             let id = format!("ref-{}", log.next_ref);
-            log.refs.insert(id.clone(), RefEntry { graph, view: None });
+            log.refs.insert(
+                id.clone(),
+                RefEntry {
+                    graph,
+                    view: None,
+                    tree: None,
+                },
+            );
             id
         } else {
             // An empty definition is the scratch result: no ref is registered, the id is empty.
@@ -434,21 +446,40 @@ impl FakeDaemon {
             return Ok(view.clone());
         }
         let result = entry.graph.result();
-        let Some(name) = result.local_name() else {
-            return Err(Status::unimplemented(format!(
-                "fake bridge cannot read {ref_id}: only refs whose result is a local:// source are \
-                 emulated, this one is `{}`",
-                result.summary()
-            )));
-        };
         if entry.graph.result_index() != 0 {
             return Err(unknown(format!(
                 "invalid output index {} of {}",
                 entry.graph.result_index(),
-                name
+                result.summary()
             )));
         }
-        let src = result.source().cloned().unwrap_or_default();
+        let view = if result.local_name().is_some() {
+            self.local_view(result)?
+        } else {
+            let tree = TempDir::new("fake-snapshot");
+            self.materialize(&entry.graph, result, tree.path())
+                .map_err(|e| {
+                    Status::unimplemented(format!(
+                        "fake bridge cannot read {ref_id}: {e}; only local:// and configured git:// \
+                         sources and single copies between them are emulated, this one is `{}`",
+                        result.summary()
+                    ))
+                })?;
+            let view = LocalView::new(tree.path(), &LocalAttrs::default(), config.leak_host_paths)
+                .map_err(unknown)?;
+            entry.tree = Some(tree);
+            view
+        };
+        let view = Arc::new(view);
+        entry.view = Some(view.clone());
+        Ok(view)
+    }
+
+    /// What BuildKit transfers of a `local://` source, checked as a daemon checks it.
+    fn local_view(&self, node: &Node) -> Result<LocalView, Status> {
+        let config = &self.state.config;
+        let name = node.local_name().unwrap_or_default();
+        let src = node.source().cloned().unwrap_or_default();
         let attrs = LocalAttrs::from_attrs(&src.attrs).map_err(unknown)?;
         if let Some(session) = &attrs.session {
             let sid = &config.session_id;
@@ -463,9 +494,45 @@ impl FakeDaemon {
                 "no access allowed to dir {name:?} (the fake bridge has no local {name:?})"
             ))
         })?;
-        let view = Arc::new(LocalView::new(dir, &attrs, config.leak_host_paths).map_err(unknown)?);
-        entry.view = Some(view.clone());
-        Ok(view)
+        LocalView::new(dir, &attrs, config.leak_host_paths).map_err(unknown)
+    }
+
+    /// Writes the filesystem `node` produces into `into`: a local source (what its transfer
+    /// holds), a git source (the configured checkout, or its `#ref:dir` subdirectory), or a file op
+    /// of one copy of `/` from its second input into a directory of its first.
+    fn materialize(&self, graph: &Graph, node: &Node, into: &Path) -> Result<(), String> {
+        if node.local_name().is_some() {
+            let view = self.local_view(node).map_err(|s| s.message().to_string())?;
+            return view.materialize(into);
+        }
+        if let Some(id) = node.identifier().and_then(|i| i.strip_prefix("git://")) {
+            let remote = node.attr("git.fullurl").unwrap_or(id);
+            let dir = self.state.config.gits.get(remote).ok_or_else(|| {
+                format!("failed to fetch remote {remote}: the fake bridge has no such repository")
+            })?;
+            let subdir = id.split_once('#').and_then(|(_, f)| f.split_once(':'));
+            let dir = match subdir {
+                Some((_, sub)) if !sub.is_empty() => dir.join(sub),
+                _ => dir.clone(),
+            };
+            copy_tree(&dir, into);
+            return Ok(());
+        }
+        let inputs = graph.inputs(node);
+        match (node.file_actions(), inputs.as_slice()) {
+            ([action], [onto, from]) if action.input == 0 && action.secondary_input == 1 => {
+                let Some(pb::file_action::Action::Copy(copy)) = &action.action else {
+                    return Err("a file action other than copy".into());
+                };
+                if copy.src != "/" || !copy.dir_copy_contents {
+                    return Err(format!("a copy of {} (only `/` is emulated)", copy.src));
+                }
+                self.materialize(graph, onto, into)?;
+                let dest = into.join(copy.dest.trim_matches('/'));
+                self.materialize(graph, from, &dest)
+            }
+            _ => Err("an op that is not materialised".into()),
+        }
     }
 
     fn record_read(&self, mut rec: ReadRecord, res: &Result<impl Sized, Status>) {

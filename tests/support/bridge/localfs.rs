@@ -408,6 +408,28 @@ impl LocalView {
         })
     }
 
+    /// Writes what was transferred into `into` (created if missing): files, directories and
+    /// symbolic links as they are on the host.
+    pub fn materialize(&self, into: &Path) -> Result<(), String> {
+        fs::create_dir_all(into).map_err(|e| format!("mkdir {}: {e}", into.display()))?;
+        for (rel, kind) in &self.entries {
+            let (from, to) = (self.root.join(rel), into.join(rel));
+            if let Some(parent) = to.parent() {
+                fs::create_dir_all(parent).map_err(|e| format!("mkdir {rel}: {e}"))?;
+            }
+            let done = match kind {
+                EntryKind::Dir => fs::create_dir_all(&to),
+                EntryKind::File => fs::copy(&from, &to).map(|_| ()),
+                EntryKind::Symlink => {
+                    fs::read_link(&from).and_then(|target| std::os::unix::fs::symlink(target, &to))
+                }
+                EntryKind::Other => Ok(()),
+            };
+            done.map_err(|e| format!("materialize {rel}: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// Transferred paths, sorted.
     pub fn paths(&self) -> Vec<&str> {
         self.entries.keys().map(String::as_str).collect()
