@@ -212,6 +212,28 @@ fn assert_ok(b: &Build, what: &str) {
     assert!(b.ok, "{what} failed:\n{}", b.log);
 }
 
+/// A build after an app edit, on a fresh builder with only the imported cache: the source copy
+/// re-ran, the install did not (so nothing was downloaded).
+fn assert_install_reused(b: &Build, x: &Example, what: &str) {
+    assert_ok(b, &format!("{} after an app edit, {what}", x.name));
+    assert!(
+        b.log.contains("importing cache manifest"),
+        "the cache was imported:\n{}",
+        b.log
+    );
+    assert!(
+        !ran(b, x.install),
+        "{}: an app edit, {what}, must not install:\n{}",
+        x.name,
+        b.log
+    );
+    assert!(
+        !b.cached(SOURCE_COPY),
+        "the source copy re-runs:\n{}",
+        b.log
+    );
+}
+
 impl Ci {
     /// `examples/<name>` for each example under a fresh root, as a checkout holds them, each spec's
     /// `# syntax=` naming the frontend in the registry.
@@ -267,9 +289,21 @@ impl Ci {
             .join(" ")
     }
 
-    fn buildctl(&self, e: &Engine, args: &[&str], env: &BTreeMap<String, String>) -> Build {
+    /// `buildctl build` of an example's spec on the standing buildkitd, with the frontend from the
+    /// registry, pushing `image`; `args` name the context (`--local`s, or `--opt=context=URL`).
+    fn buildctl(&self, e: &Engine, x: &Example, image: &str, args: &[String]) -> Build {
         let mut cmd = Command::new("buildctl");
-        cmd.args(args).envs(&self.buildctl_env).envs(env);
+        cmd.args([
+            "build",
+            "--progress=plain",
+            "--frontend=gateway.v0",
+            &format!("--opt=source={}", self.frontend),
+            "--opt=filename=strata.toml",
+            &format!("--output=type=image,name={image},push=true"),
+        ])
+        .args(args)
+        .args(self.image_opts(x).split(' '))
+        .envs(&self.buildctl_env);
         run_build(e, cmd)
     }
 }
@@ -587,26 +621,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
         let runner = Builder::new(e, "gha-next");
         for x in EXAMPLES {
             let b = runner.build(&root.dir, &args_for(x, &[store]));
-            assert_ok(
-                &b,
-                &format!("{} after an app edit, cache from {what}", x.name),
-            );
-            assert!(
-                !ran(&b, x.install),
-                "{}: an app edit on a fresh builder with the {what} cache must not install:\n{}",
-                x.name,
-                b.log
-            );
-            assert!(
-                !b.cached(SOURCE_COPY),
-                "the source copy re-runs:\n{}",
-                b.log
-            );
-            assert!(
-                b.log.contains("importing cache manifest"),
-                "the cache was imported:\n{}",
-                b.log
-            );
+            assert_install_reused(&b, x, &format!("a fresh builder, cache from {what}"));
             eprintln!(
                 "[e2e ci] GitHub Actions, {} app edit on a fresh builder, cache from {what}: {:.1?}",
                 x.name, b.took
@@ -618,7 +633,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
 
 /// The GitLab template's job: examples/ci/buildctl.sh, pointed at the standing buildkitd and the
 /// registry, builds and pushes each example with a registry cache; after an app edit a fresh
-/// buildkitd (a new runner) runs the script again and the install is CACHED.
+/// buildkitd (a new runner) runs the script again and re-runs no install.
 #[test]
 fn gitlab_job_buildctl_script_reuses_the_install_on_a_fresh_daemon() {
     let ci = ci();
@@ -668,18 +683,7 @@ fn gitlab_job_buildctl_script_reuses_the_install_on_a_fresh_daemon() {
     let fresh = FreshBuildkitd::start();
     for x in EXAMPLES {
         let b = run_script(x, &fresh.env);
-        assert_ok(&b, &format!("buildctl.sh {} on a fresh buildkitd", x.name));
-        assert!(
-            !ran(&b, x.install),
-            "{}: an app edit on a fresh buildkitd with the registry cache must not install:\n{}",
-            x.name,
-            b.log
-        );
-        assert!(
-            !b.cached(SOURCE_COPY),
-            "the source copy re-runs:\n{}",
-            b.log
-        );
+        assert_install_reused(&b, x, "a fresh buildkitd, registry cache");
         eprintln!(
             "[e2e ci] buildctl.sh {} app edit on a fresh buildkitd: {:.1?}",
             x.name, b.took
@@ -831,18 +835,7 @@ fn a_git_context_installs_from_the_manifests_alone() {
 
     // buildctl: the URL as the context option, no local directory at all.
     let image = format!("{}/strata-ci-{}/{}:git", ci.registry, nonce(), x.name);
-    let mut args = vec![
-        "build".to_string(),
-        "--progress=plain".into(),
-        "--frontend=gateway.v0".into(),
-        format!("--opt=source={}", ci.frontend),
-        format!("--opt=context={url}"),
-        "--opt=filename=strata.toml".into(),
-        format!("--output=type=image,name={image},push=true"),
-    ];
-    args.extend(ci.image_opts(x).split(' ').map(String::from));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let b = ci.buildctl(e, &args, &BTreeMap::new());
+    let b = ci.buildctl(e, x, &image, &[format!("--opt=context={url}")]);
     assert_ok(&b, "buildctl with a git context");
     serves(e, &image, x.port);
 }
@@ -901,21 +894,17 @@ fn a_directory_context_appears_under_its_name() {
 
     // buildctl: the directory as one more local, named in the option.
     let image = format!("{}/strata-ci-{}/fastapi:dir-context", ci.registry, nonce());
-    let mut args = vec![
-        "build".to_string(),
-        "--progress=plain".into(),
-        "--frontend=gateway.v0".into(),
-        format!("--opt=source={}", ci.frontend),
-        format!("--local=context={}", app.display()),
-        format!("--local=dockerfile={}", app.display()),
-        format!("--local=shared={}", lib.display()),
-        "--opt=context:shared=local:shared".into(),
-        "--opt=filename=strata.toml".into(),
-        format!("--output=type=image,name={image},push=true"),
-    ];
-    args.extend(ci.image_opts(x).split(' ').map(String::from));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let b = ci.buildctl(e, &args, &BTreeMap::new());
+    let b = ci.buildctl(
+        e,
+        x,
+        &image,
+        &[
+            format!("--local=context={}", app.display()),
+            format!("--local=dockerfile={}", app.display()),
+            format!("--local=shared={}", lib.display()),
+            "--opt=context:shared=local:shared".into(),
+        ],
+    );
     assert_ok(&b, "buildctl with a directory context");
     assert_eq!(e.serve(&image, 80).trim(), r#"{"Hello":"Shared"}"#);
 }
