@@ -755,6 +755,28 @@ pub(super) fn local_packages(
     }
 }
 
+/// A path dependency a tool (`PDM`, `Pipenv`) would install in the step that sees only the
+/// manifests, where its source is missing.
+pub(super) fn path_dependency_refused(
+    source: &SourceText,
+    dep: &PathDep,
+    tool: &str,
+) -> Diagnostic {
+    Diagnostic::at(
+        source,
+        dep.span.clone(),
+        format!(
+            "`{}` is a path dependency on `{}`: {tool} installs it with the other packages, in the step that sees only the manifests",
+            dep.name,
+            crate::redact::redact_credentials(&dep.written)
+        ),
+    )
+    .help(format!(
+        "publish `{}` to a package index, or use uv or Poetry, which install local packages after the source copy",
+        dep.name
+    ))
+}
+
 /// The tool, installed into a virtualenv of its own under /opt/strata (never the app's), from
 /// PyPI with the base image's pip: keyed by nothing but its version.
 pub(super) fn install_tool(tool: Tool, version: &str, also: &[&str]) -> String {

@@ -26,21 +26,7 @@ pub(super) fn part(p: &Project) -> Result<ToolPart, Diagnostics> {
         .path_deps
         .iter()
         .filter(|d| d.path.as_deref() != Some("."))
-        .map(|d| {
-            Diagnostic::at(
-                &py.source,
-                d.span.clone(),
-                format!(
-                    "`{}` is a path dependency on `{}`: PDM installs it with the other packages, in the step that sees only the manifests",
-                    d.name,
-                    crate::redact::redact_credentials(&d.written)
-                ),
-            )
-            .help(format!(
-                "publish `{}` to a package index, or use uv or Poetry, which install local packages after the source copy",
-                d.name
-            ))
-        })
+        .map(|d| super::path_dependency_refused(&py.source, d, "PDM"))
         .collect();
     if !diags.is_empty() {
         return Err(Diagnostics(diags));

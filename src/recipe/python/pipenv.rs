@@ -23,21 +23,7 @@ pub(super) fn part(p: &Project) -> Result<ToolPart, Diagnostics> {
         let diags: Vec<Diagnostic> = pipfile
             .path_deps
             .iter()
-            .map(|d| {
-                Diagnostic::at(
-                    &pipfile.source,
-                    d.span.clone(),
-                    format!(
-                        "`{}` is a path dependency on `{}`: Pipenv installs it with the other packages, in the step that sees only the manifests",
-                        d.name,
-                        crate::redact::redact_credentials(&d.written)
-                    ),
-                )
-                .help(format!(
-                    "publish `{}` to a package index, or use uv or Poetry, which install local packages after the source copy",
-                    d.name
-                ))
-            })
+            .map(|d| super::path_dependency_refused(&pipfile.source, d, "Pipenv"))
             .collect();
         if !diags.is_empty() {
             return Err(Diagnostics(diags));
