@@ -6,7 +6,7 @@
 # multi-platform tests for python+386):
 #
 #   local/strata-busybox:test  busybox-static, /bin/sh and applets (tiny, for fast tests)
-#   local/strata-python:test   bookworm minbase + python3, python3-venv, python-is-python3
+#   local/strata-python:test   bookworm minbase + python3, python3-venv, python3-pip (no EXTERNALLY-MANAGED), python-is-python3
 #   local/strata-node:test     bookworm minbase + nodejs, npm
 #   local/strata-rust:test     trixie minbase + rustc, cargo (1.85), gcc, libc6-dev; CARGO_HOME and
 #                              PATH as in the official rust image (a stand-in for rust:1-slim-bookworm)
@@ -77,8 +77,10 @@ mkdir -p "$CACHE" "$STATE/images"
 packages() {
   case "$1" in
     busybox) echo busybox-static ;;
-    # python-is-python3: official images have `python`, and recipes call `python -m venv`.
-    python) echo python3 python3-venv python-is-python3 ;;
+    # python-is-python3: official images have `python`. python3-pip, and no EXTERNALLY-MANAGED
+    # marker (removed below): like the official images, whose pip installs anywhere, and which
+    # Strata's pip-less virtualenvs rely on (recipe/python: make_venv).
+    python) echo python3 python3-venv python3-pip python-is-python3 ;;
     # `debootstrap --include=nodejs,npm` fails (unconfigured dependencies), so these are
     # installed with apt in a chroot of the finished minbase.
     node) echo nodejs npm ;;
@@ -317,6 +319,9 @@ build_debian() {
   t0=$(strata_now)
   # shellcheck disable=SC2046 # package list is a word list
   chroot_apt "$root" $(packages "$flavor")
+  if [ "$flavor" = python ]; then
+    rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
+  fi
   if [ "$flavor" = go ]; then
     # The official image's GOPATH, writable by any user.
     mkdir -p "$root/go/src" "$root/go/bin"

@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::diag::SourceText;
 use crate::plan::{ContextPurpose, CopyFrom, CopyStep, StageFrom, StageName, Step};
+use crate::recipe::python::make_venv;
 
 pub(crate) fn spec(text: &str) -> Spec {
     crate::spec::parse(SourceText::new("strata.toml", text), &BTreeMap::new()).expect("valid spec")
@@ -48,7 +49,7 @@ fn python_install_sees_only_the_manifests() {
     let Step::Run(venv) = &deps.steps[0] else {
         panic!("deps starts with the virtualenv")
     };
-    assert_eq!(venv.command, "python3 -m venv /opt/venv");
+    assert_eq!(venv.command, make_venv("/opt/venv"));
     assert_eq!(venv.cwd, "/");
     let Step::Copy(copy) = &deps.steps[1] else {
         panic!("deps starts with a copy")
@@ -139,7 +140,7 @@ fn requirement_lines_that_need_more_than_the_manifests_are_refused() {
     assert_eq!(
         run_commands(p.stage(StageName::Deps).unwrap()),
         [
-            "python3 -m venv /opt/venv",
+            &make_venv("/opt/venv"),
             "/opt/venv/bin/pip install -r base.txt -r requirements.txt"
         ]
     );

@@ -5,7 +5,7 @@ use bollard_buildkit_proto::pb;
 
 use super::super::tests::{context, spec};
 use super::super::{Recipe, plan};
-use super::Python;
+use super::{Python, make_venv};
 use crate::caps::Caps;
 use crate::lower::tests::Ops;
 use crate::lower::{Context, LowerInput, lower};
@@ -99,8 +99,8 @@ fn uv_installs_from_pyproject_and_uv_lock_alone() {
     assert_eq!(
         deps(&p),
         [
-            "run python3 -m venv /opt/venv",
-            "run python3 -m venv /opt/strata/uv && /opt/strata/uv/bin/pip install uv==0.13.9",
+            &format!("run {}", make_venv("/opt/venv")),
+            &format!("run {} && /opt/strata/uv/bin/pip install uv==0.13.9", make_venv("/opt/strata/uv")),
             "copy pyproject.toml uv.lock (include pyproject.toml uv.lock)",
             "run uv sync --locked --no-install-project --no-dev",
         ]
@@ -270,8 +270,8 @@ fn uv_as_a_faster_pip_on_requirements_files() {
     assert_eq!(
         deps(&p),
         [
-            "run python3 -m venv /opt/venv",
-            "run python3 -m venv /opt/strata/uv && /opt/strata/uv/bin/pip install uv==0.13.9",
+            &format!("run {}", make_venv("/opt/venv")),
+            &format!("run {} && /opt/strata/uv/bin/pip install uv==0.13.9", make_venv("/opt/strata/uv")),
             "copy requirements.txt (include requirements.txt)",
             "run uv pip install -r requirements.txt",
         ]
@@ -302,8 +302,8 @@ fn poetry_installs_main_dependencies_into_the_virtualenv() {
     assert_eq!(
         deps(&p),
         [
-            "run python3 -m venv /opt/venv",
-            "run python3 -m venv /opt/strata/poetry && /opt/strata/poetry/bin/pip install poetry==2.5.1",
+            &format!("run {}", make_venv("/opt/venv")),
+            &format!("run {} && /opt/strata/poetry/bin/pip install poetry==2.5.1", make_venv("/opt/strata/poetry")),
             "copy poetry.lock poetry.toml pyproject.toml (include pyproject.toml poetry.lock poetry.toml)",
             "run poetry install --no-root --no-directory --only main --compile",
         ]
@@ -330,8 +330,8 @@ fn pipenv_installs_the_lock_with_deploy() {
     assert_eq!(
         deps(&p),
         [
-            "run python3 -m venv /opt/venv",
-            "run python3 -m venv /opt/strata/pipenv && /opt/strata/pipenv/bin/pip install pipenv==2026.10.3",
+            &format!("run {}", make_venv("/opt/venv")),
+            &format!("run {} && /opt/strata/pipenv/bin/pip install pipenv==2026.10.3", make_venv("/opt/strata/pipenv")),
             "copy Pipfile Pipfile.lock (include Pipfile Pipfile.lock)",
             "run pipenv install --deploy",
         ]
@@ -354,8 +354,8 @@ fn pdm_checks_the_lockfile_and_installs_production_dependencies() {
     assert_eq!(
         deps(&p),
         [
-            "run python3 -m venv /opt/venv",
-            "run python3 -m venv /opt/strata/pdm && /opt/strata/pdm/bin/pip install pdm==2.29.4 'hishel<2'",
+            &format!("run {}", make_venv("/opt/venv")),
+            &format!("run {} && /opt/strata/pdm/bin/pip install pdm==2.29.4 'hishel<2'", make_venv("/opt/strata/pdm")),
             "copy pdm.lock pyproject.toml (include pyproject.toml pdm.lock)",
             "run pdm install --check --prod --no-self",
         ]
@@ -570,7 +570,7 @@ fn the_python_table_pins_the_tool_version() {
     );
     assert_eq!(
         commands(&p, StageName::Deps)[1],
-        "python3 -m venv /opt/strata/uv && /opt/strata/uv/bin/pip install uv==0.5.11"
+        &format!("{} && /opt/strata/uv/bin/pip install uv==0.5.11", make_venv("/opt/strata/uv"))
     );
     assert_eq!(
         p.notes,
@@ -906,4 +906,98 @@ fn the_install_transfers_the_manifests_and_nothing_else() {
         ops.closure(install).contains(tool),
         "the install runs on the tool's layer"
     );
+}
+
+/// Runs `make_venv` as the setup step would (`sh -c`, with `python3` from `path_dir` first on
+/// PATH) and returns the virtualenv's directory.
+fn made_venv(path_dir: Option<&std::path::Path>) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "strata-venv-{}-{}",
+        std::process::id(),
+        path_dir.is_some()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = match path_dir {
+        Some(d) => format!("{}:{}", d.display(), std::env::var("PATH").unwrap_or_default()),
+        None => std::env::var("PATH").unwrap_or_default(),
+    };
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(make_venv(dir.to_str().unwrap()))
+        .env("PATH", path)
+        .output()
+        .expect("sh runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+fn venv_pip(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(dir.join("bin/pip"))
+        .args(args)
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .output()
+        .expect("the virtualenv's pip runs")
+}
+
+/// With a pip in the base (this machine's python3 has one), the virtualenv gets none of its own,
+/// and its `bin/pip` installs into it, not into the base.
+#[test]
+fn a_virtualenv_without_its_own_pip_still_has_a_pip_for_itself() {
+    let dir = made_venv(None);
+    assert!(
+        !dir.join("lib").read_dir().unwrap().any(|v| {
+            v.unwrap().path().join("site-packages/pip").exists()
+        }),
+        "no copy of pip in the virtualenv"
+    );
+    let out = venv_pip(&dir, &["--version"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Installing a local project (no network): it lands in the virtualenv.
+    let project = dir.join("project");
+    std::fs::create_dir_all(project.join("strata_probe")).unwrap();
+    std::fs::write(project.join("strata_probe/__init__.py"), "").unwrap();
+    std::fs::write(
+        project.join("setup.py"),
+        "from setuptools import setup\nsetup(name='strata-probe', version='1', packages=['strata_probe'])\n",
+    )
+    .unwrap();
+    let out = venv_pip(
+        &dir,
+        &["install", "--no-index", "--no-build-isolation", "-q", project.to_str().unwrap()],
+    );
+    if out.status.success() {
+        let listed = venv_pip(&dir, &["list", "--format=freeze"]);
+        assert!(String::from_utf8_lossy(&listed.stdout).contains("strata-probe==1"));
+    } else {
+        // No setuptools on this python: the install cannot build, but it must have aimed at the
+        // virtualenv, not refused it as an externally managed environment.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("externally-managed"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Without a pip in the base (python3 started without its site-packages), ensurepip as before.
+#[test]
+fn a_base_without_pip_gets_a_virtualenv_with_its_own_pip() {
+    let bin = std::env::temp_dir().join(format!("strata-nopip-{}", std::process::id()));
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v python3"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    let wrapper = bin.join("python3");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nexec {real} -S \"$@\"\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = made_venv(Some(&bin));
+    let pip_file = std::fs::read_to_string(dir.join("bin/pip")).unwrap();
+    assert!(
+        pip_file.starts_with(&format!("#!{}", dir.join("bin/python").display())),
+        "pip is the virtualenv's own: {pip_file}"
+    );
+    assert!(venv_pip(&dir, &["--version"]).status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&bin).unwrap();
 }
