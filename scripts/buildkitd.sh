@@ -158,10 +158,10 @@ up() {
   if ! pid=$(daemon_pid); then
     rm -f "$BKD_PIDFILE" "$BKD_SOCK"
     printf '\n===== %s strata buildkitd.sh up: %s\n' "$(date -Is)" "$VERSION" >>"$BKD_LOG"
-    # env -i and setsid as for dockerd: the caller's environment stays out, the daemon outlives
-    # the caller's process group, and it does not inherit the lock.
-    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-      setsid "$BIN/buildkitd" --config "$BKD_CONFIG" </dev/null >>"$BKD_LOG" 2>&1 9>&- &
+    # env -i and strata_daemon as for dockerd: the caller's environment stays out, the daemon
+    # outlives the caller's process group, and it inherits no lock.
+    (strata_daemon env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+      "$BIN/buildkitd" --config "$BKD_CONFIG") </dev/null >>"$BKD_LOG" 2>&1 &
     pid=$!
     echo "$pid" >"$BKD_PIDFILE"
   fi

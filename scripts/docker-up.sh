@@ -128,10 +128,10 @@ else
   printf '\n===== %s strata docker-up %s: %s %s\n' "$(date -Is)" "$STRATA_INSTANCE" "$DOCKERD" "${args[*]}" >>"$LOG"
   # env -i: the caller's DOCKER_HOST, PATH (with /usr/local/bin/docker 28) etc. must not leak in.
   # setsid: the daemon must survive the caller's session/process group (test runners kill those).
-  # 9>&-: the daemon must not inherit the lock, or the next docker-up would wait on it forever.
+  # strata_daemon: it must not inherit the lock, or the next docker-up would wait on it forever.
   # shellcheck disable=SC2086 # STRATA_DOCKERD_EXTRA_ARGS is a word list on purpose
-  env -i PATH="$DAEMON_PATH" HOME=/root LANG=C.UTF-8 \
-    setsid "$DOCKERD" "${args[@]}" ${STRATA_DOCKERD_EXTRA_ARGS:-} </dev/null >>"$LOG" 2>&1 9>&- &
+  (strata_daemon env -i PATH="$DAEMON_PATH" HOME=/root LANG=C.UTF-8 \
+    "$DOCKERD" "${args[@]}" ${STRATA_DOCKERD_EXTRA_ARGS:-}) </dev/null >>"$LOG" 2>&1 &
   pid=$!
 fi
 

@@ -57,8 +57,8 @@ storage:
 http:
   addr: 127.0.0.1:$PORT
 EOF
-  env -i PATH=/usr/bin:/bin setsid /usr/bin/docker-registry serve "$STATE/config.yml" \
-    </dev/null >>"$LOG" 2>&1 9>&- &
+  (strata_daemon env -i PATH=/usr/bin:/bin /usr/bin/docker-registry serve "$STATE/config.yml") \
+    </dev/null >>"$LOG" 2>&1 &
   pid=$!
   echo "$pid" >"$PIDFILE"
   for _ in $(seq 1 100); do

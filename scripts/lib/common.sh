@@ -275,3 +275,16 @@ strata_unmount_leftovers() {
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || strata_log "could not unmount $m"
   done
 }
+
+# strata_daemon CMD...: exec CMD in a session of its own with only stdin, stdout and stderr open.
+# A daemon outlives its caller: any other descriptor it inherited (this script's lock, the lock of
+# a caller's `flock FILE cmd`, a CI runner's pipe) would stay held or open as long as it runs, and
+# whoever waits on it would wait forever. Run it in a background subshell:
+#   (strata_daemon env -i PATH=... daemon args...) </dev/null >>"$LOG" 2>&1 &
+strata_daemon() {
+  local me=$BASHPID fd
+  for fd in $(ls "/proc/$me/fd"); do
+    [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+  done
+  exec setsid "$@"
+}
