@@ -207,7 +207,8 @@ fn the_source_is_copied_after_the_install() {
     let ops = Ops::of(&fastapi(&[], &Caps::current()).definition);
     let install = ops.find("pip install");
     // The virtualenv is made before (and without) the manifests: a dependency edit keeps it.
-    let venv = ops.find("[deps 1/3] py=$(command -v python3) && \"$py\" -m venv --without-pip /opt/venv");
+    let venv =
+        ops.find("[deps 1/3] py=$(command -v python3) && \"$py\" -m venv --without-pip /opt/venv");
     assert!(ops.local_sources_under(venv).is_empty());
     assert!(ops.closure(install).contains(venv));
     let app_copy = ops.find("[build 1/1] copy app to /code");

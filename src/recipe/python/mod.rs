@@ -782,7 +782,10 @@ pub(super) fn path_dependency_refused(
 pub(super) fn install_tool(tool: Tool, version: &str, also: &[&str]) -> String {
     let name = tool.name();
     let dir = tool_dir(tool);
-    let mut command = format!("{} && {dir}/bin/pip install {name}=={version}", make_venv(&dir));
+    let mut command = format!(
+        "{} && {dir}/bin/pip install {name}=={version}",
+        make_venv(&dir)
+    );
     for a in also {
         command.push(' ');
         command.push_str(&super::shell_word(a));
@@ -792,19 +795,24 @@ pub(super) fn install_tool(tool: Tool, version: &str, also: &[&str]) -> String {
 
 /// The shell command that creates a virtualenv at `dir` (a path of Strata's, no quoting needed).
 ///
-/// `python3 -m venv` spends about 2 s in ensurepip, installing a copy of pip into every new
-/// virtualenv: most of a cold pip build's lead over a Dockerfile that installs into the official
-/// image's system site-packages. When the base image has a pip that can install into another
-/// environment (`--python`, pip >= 22.3: the official images, Debian's python3-pip), the
-/// virtualenv is made without pip and `dir/bin/pip` runs that pip for it (30 ms in all). Without
-/// one (a Debian python3-venv without python3-pip), ensurepip as before. The base's python3 is
-/// looked up first, as the step's PATH puts `dir/bin` before it once the virtualenv exists.
+/// `python3 -m venv` spends about 2 s in ensurepip, unpacking and compiling a copy of pip for
+/// every new virtualenv: most of a cold pip build's lead over a Dockerfile that installs into the
+/// official image's system site-packages. When the base image has a pip (the official images,
+/// Debian's python3-pip), the virtualenv is made without one and the base's pip, compiled already,
+/// is copied in with its metadata and scripts (0.2 s): the same pip, `python -m pip` works in the
+/// image, and a separate runtime image needs nothing from the build's base. Without one (a Debian
+/// python3-venv without python3-pip), ensurepip as before. The base's python3 is looked up first,
+/// as the step's PATH puts `dir/bin` before it once the virtualenv exists.
 pub(crate) fn make_venv(dir: &str) -> String {
+    const COPY_PIP: &str = "import glob, os, shutil, sys, sysconfig, pip; \
+d = sys.argv[1]; p = os.path.dirname(pip.__file__); \
+s = sysconfig.get_path(\"purelib\", \"posix_prefix\", {\"base\": d, \"platbase\": d}); \
+[shutil.copytree(x, os.path.join(s, os.path.basename(x)), symlinks=True) for x in [p] + glob.glob(p + \"-*.dist-info\")]; \
+[(open(d + \"/bin/\" + n, \"w\").write(\"#!\" + d + \"/bin/python\\nimport sys\\nfrom pip._internal.cli.main import main\\nsys.exit(main())\\n\"), \
+os.chmod(d + \"/bin/\" + n, 0o755)) for n in (\"pip\", \"pip3\", \"pip%d.%d\" % sys.version_info[:2])]";
     format!(
         "py=$(command -v python3) && \"$py\" -m venv --without-pip {dir} && \
-if \"$py\" -c 'import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(\".\")[:2])) < (22, 3))' 2>/dev/null; \
-then printf '#!/bin/sh\\nexec %s -m pip --python {dir}/bin/python \"$@\"\\n' \"$py\" >{dir}/bin/pip && chmod 755 {dir}/bin/pip; \
-else {dir}/bin/python -m ensurepip --upgrade --default-pip >/dev/null; fi"
+{{ \"$py\" -c '{COPY_PIP}' {dir} 2>/dev/null || {dir}/bin/python -m ensurepip --upgrade --default-pip >/dev/null; }}"
     )
 }
 

@@ -100,7 +100,10 @@ fn uv_installs_from_pyproject_and_uv_lock_alone() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/uv/bin/pip install uv==0.13.9", make_venv("/opt/strata/uv")),
+            &format!(
+                "run {} && /opt/strata/uv/bin/pip install uv==0.13.9",
+                make_venv("/opt/strata/uv")
+            ),
             "copy pyproject.toml uv.lock (include pyproject.toml uv.lock)",
             "run uv sync --locked --no-install-project --no-dev",
         ]
@@ -271,7 +274,10 @@ fn uv_as_a_faster_pip_on_requirements_files() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/uv/bin/pip install uv==0.13.9", make_venv("/opt/strata/uv")),
+            &format!(
+                "run {} && /opt/strata/uv/bin/pip install uv==0.13.9",
+                make_venv("/opt/strata/uv")
+            ),
             "copy requirements.txt (include requirements.txt)",
             "run uv pip install -r requirements.txt",
         ]
@@ -303,7 +309,10 @@ fn poetry_installs_main_dependencies_into_the_virtualenv() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/poetry/bin/pip install poetry==2.5.1", make_venv("/opt/strata/poetry")),
+            &format!(
+                "run {} && /opt/strata/poetry/bin/pip install poetry==2.5.1",
+                make_venv("/opt/strata/poetry")
+            ),
             "copy poetry.lock poetry.toml pyproject.toml (include pyproject.toml poetry.lock poetry.toml)",
             "run poetry install --no-root --no-directory --only main --compile",
         ]
@@ -331,7 +340,10 @@ fn pipenv_installs_the_lock_with_deploy() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/pipenv/bin/pip install pipenv==2026.10.3", make_venv("/opt/strata/pipenv")),
+            &format!(
+                "run {} && /opt/strata/pipenv/bin/pip install pipenv==2026.10.3",
+                make_venv("/opt/strata/pipenv")
+            ),
             "copy Pipfile Pipfile.lock (include Pipfile Pipfile.lock)",
             "run pipenv install --deploy",
         ]
@@ -355,7 +367,10 @@ fn pdm_checks_the_lockfile_and_installs_production_dependencies() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/pdm/bin/pip install pdm==2.29.4 'hishel<2'", make_venv("/opt/strata/pdm")),
+            &format!(
+                "run {} && /opt/strata/pdm/bin/pip install pdm==2.29.4 'hishel<2'",
+                make_venv("/opt/strata/pdm")
+            ),
             "copy pdm.lock pyproject.toml (include pyproject.toml pdm.lock)",
             "run pdm install --check --prod --no-self",
         ]
@@ -570,7 +585,10 @@ fn the_python_table_pins_the_tool_version() {
     );
     assert_eq!(
         commands(&p, StageName::Deps)[1],
-        &format!("{} && /opt/strata/uv/bin/pip install uv==0.5.11", make_venv("/opt/strata/uv"))
+        &format!(
+            "{} && /opt/strata/uv/bin/pip install uv==0.5.11",
+            make_venv("/opt/strata/uv")
+        )
     );
     assert_eq!(
         p.notes,
@@ -908,96 +926,120 @@ fn the_install_transfers_the_manifests_and_nothing_else() {
     );
 }
 
-/// Runs `make_venv` as the setup step would (`sh -c`, with `python3` from `path_dir` first on
-/// PATH) and returns the virtualenv's directory.
-fn made_venv(path_dir: Option<&std::path::Path>) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "strata-venv-{}-{}",
-        std::process::id(),
-        path_dir.is_some()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    let path = match path_dir {
-        Some(d) => format!("{}:{}", d.display(), std::env::var("PATH").unwrap_or_default()),
-        None => std::env::var("PATH").unwrap_or_default(),
-    };
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(make_venv(dir.to_str().unwrap()))
-        .env("PATH", path)
-        .output()
-        .expect("sh runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    dir
-}
-
-fn venv_pip(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(dir.join("bin/pip"))
-        .args(args)
-        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-        .output()
-        .expect("the virtualenv's pip runs")
-}
-
-/// With a pip in the base (this machine's python3 has one), the virtualenv gets none of its own,
-/// and its `bin/pip` installs into it, not into the base.
-#[test]
-fn a_virtualenv_without_its_own_pip_still_has_a_pip_for_itself() {
-    let dir = made_venv(None);
-    assert!(
-        !dir.join("lib").read_dir().unwrap().any(|v| {
-            v.unwrap().path().join("site-packages/pip").exists()
-        }),
-        "no copy of pip in the virtualenv"
-    );
-    let out = venv_pip(&dir, &["--version"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // Installing a local project (no network): it lands in the virtualenv.
-    let project = dir.join("project");
-    std::fs::create_dir_all(project.join("strata_probe")).unwrap();
-    std::fs::write(project.join("strata_probe/__init__.py"), "").unwrap();
-    std::fs::write(
-        project.join("setup.py"),
-        "from setuptools import setup\nsetup(name='strata-probe', version='1', packages=['strata_probe'])\n",
-    )
-    .unwrap();
-    let out = venv_pip(
-        &dir,
-        &["install", "--no-index", "--no-build-isolation", "-q", project.to_str().unwrap()],
-    );
-    if out.status.success() {
-        let listed = venv_pip(&dir, &["list", "--format=freeze"]);
-        assert!(String::from_utf8_lossy(&listed.stdout).contains("strata-probe==1"));
-    } else {
-        // No setuptools on this python: the install cannot build, but it must have aimed at the
-        // virtualenv, not refused it as an externally managed environment.
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!err.contains("externally-managed"), "{err}");
-    }
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// Without a pip in the base (python3 started without its site-packages), ensurepip as before.
-#[test]
-fn a_base_without_pip_gets_a_virtualenv_with_its_own_pip() {
-    let bin = std::env::temp_dir().join(format!("strata-nopip-{}", std::process::id()));
+/// A directory with a `python3` that runs this machine's python3 without its site-packages (so
+/// without its pip), plus `pythonpath` when given; and the virtualenv `make_venv` makes with it
+/// first on PATH, as the setup step would (`sh -c`).
+fn made_venv(name: &str, pythonpath: Option<&std::path::Path>) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let root = std::env::temp_dir().join(format!("strata-venv-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let bin = root.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let real = std::process::Command::new("sh")
         .args(["-c", "command -v python3"])
         .output()
         .unwrap();
     let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
-    let wrapper = bin.join("python3");
-    std::fs::write(&wrapper, format!("#!/bin/sh\nexec {real} -S \"$@\"\n")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let dir = made_venv(Some(&bin));
-    let pip_file = std::fs::read_to_string(dir.join("bin/pip")).unwrap();
+    let extra = pythonpath.map_or(String::new(), |p| format!("PYTHONPATH={} ", p.display()));
+    std::fs::write(
+        bin.join("python3"),
+        format!("#!/bin/sh\n{extra}exec {real} -S \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("python3"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let venv = root.join("venv");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(make_venv(venv.to_str().unwrap()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .expect("sh runs");
     assert!(
-        pip_file.starts_with(&format!("#!{}", dir.join("bin/python").display())),
-        "pip is the virtualenv's own: {pip_file}"
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(venv_pip(&dir, &["--version"]).status.success());
-    std::fs::remove_dir_all(&dir).unwrap();
-    std::fs::remove_dir_all(&bin).unwrap();
+    venv
+}
+
+fn run_in(venv: &std::path::Path, program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(venv.join("bin").join(program))
+        .args(args)
+        .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+        .env_remove("PYTHONPATH")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// With a pip in the base, the virtualenv gets a copy of that very pip (no ensurepip), which runs
+/// from the virtualenv as `pip` and as `python -m pip`.
+#[test]
+fn a_virtualenv_gets_a_copy_of_the_base_images_pip() {
+    // A stand-in for the base's pip, told apart from any real one by what it prints.
+    let base = std::env::temp_dir().join(format!("strata-fake-pip-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    for (file, text) in [
+        ("pip/__init__.py", "__version__ = \"99.1\"\n"),
+        (
+            "pip/__main__.py",
+            "import sys\nfrom pip._internal.cli.main import main\nsys.exit(main())\n",
+        ),
+        ("pip/_internal/__init__.py", ""),
+        ("pip/_internal/cli/__init__.py", ""),
+        (
+            "pip/_internal/cli/main.py",
+            "import sys\ndef main():\n    print('stand-in pip', sys.prefix)\n    return 0\n",
+        ),
+        ("pip-99.1.dist-info/METADATA", "Name: pip\nVersion: 99.1\n"),
+    ] {
+        let path = base.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let venv = made_venv("copy", Some(&base));
+    let prefix = venv.display().to_string();
+    for (program, args) in [("pip", &[][..]), ("pip3", &[]), ("python", &["-m", "pip"])] {
+        assert_eq!(
+            run_in(&venv, program, args).trim(),
+            format!("stand-in pip {prefix}")
+        );
+    }
+    let copied = venv
+        .join("lib")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(
+        copied
+            .join("site-packages/pip-99.1.dist-info/METADATA")
+            .is_file()
+    );
+    std::fs::remove_dir_all(venv.parent().unwrap()).unwrap();
+    std::fs::remove_dir_all(&base).unwrap();
+}
+
+/// Without a pip in the base, ensurepip: the virtualenv still has a pip of its own.
+#[test]
+fn a_base_without_pip_gets_a_virtualenv_with_its_own_pip() {
+    let venv = made_venv("ensurepip", None);
+    let version = run_in(&venv, "python", &["-m", "pip", "--version"]);
+    assert!(version.contains(&venv.display().to_string()), "{version}");
+    assert!(run_in(&venv, "pip", &["--version"]).contains(&venv.display().to_string()));
+    std::fs::remove_dir_all(venv.parent().unwrap()).unwrap();
 }
