@@ -587,5 +587,10 @@ fn copy_jar(module: &Module, root: &Module, workdir: &str) -> String {
 
 mod gradle;
 
+#[doc(hidden)]
+pub fn fuzz_gradle(text: &str) {
+    gradle::fuzz(text);
+}
+
 #[cfg(test)]
 mod tests;

@@ -709,8 +709,11 @@ rm -rf {DIST} && cp -a \"$1\" {DIST} && mv \"{DIST}/bin/${{1##*/}}\" {DIST}/bin/
             executable: false,
         }],
     });
+    // The resolving task reads the project when it runs, which the configuration cache (on
+    // where gradle.properties says so; `unsafe` before Gradle 8) refuses; older Gradle ignores
+    // these properties.
     deps.push(DepStep::Install(format!(
-        "{gradle} {flags} --init-script {INIT_SCRIPT} {RESOLVE_TASK}"
+        "{gradle} {flags} -Dorg.gradle.configuration-cache=false -Dorg.gradle.unsafe.configuration-cache=false --init-script {INIT_SCRIPT} {RESOLVE_TASK}"
     )));
 
     let image_version = dist
@@ -770,6 +773,38 @@ rm -rf {DIST} && cp -a \"$1\" {DIST} && mv \"{DIST}/bin/${{1##*/}}\" {DIST}/bin/
         app_exclude,
         notes,
     })
+}
+
+/// For `crate::fuzzing`: every reader over the same text, then the conventions of a build made of it.
+pub(super) fn fuzz(text: &str) {
+    let s = Settings::read("settings.gradle", text);
+    for e in &s.errors {
+        let _ = e.to_string();
+    }
+    let _ = Script::read(text);
+    let _ = distribution(text).map_err(|e| e.to_string());
+    let spec = match crate::spec::parse(
+        SourceText::new("strata.toml", "language = \"java\"\n"),
+        &Default::default(),
+    ) {
+        Ok(s) => s,
+        Err(_) => return,
+    };
+    let mut ctx = ContextFiles::new(Vec::new());
+    for f in [
+        "settings.gradle.kts",
+        "build.gradle",
+        "gradlew",
+        WRAPPER_PROPERTIES,
+    ] {
+        ctx.add_content(f, text.as_bytes().to_vec());
+    }
+    for d in s.projects.iter().chain(&s.included_builds).take(64) {
+        ctx.add_content(format!("{d}/build.gradle"), text.as_bytes().to_vec());
+    }
+    if let Ok(c) = conventions(&spec, &ctx, None) {
+        let _ = c.build;
+    }
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ fn the_example_resolves_from_the_build_files_and_ships_the_distribution_alone() 
     assert_eq!(
         resolve.command,
         format!(
-            "gradle --no-daemon --console=plain --init-script {} {RESOLVE}",
+            "gradle --no-daemon --console=plain -Dorg.gradle.configuration-cache=false -Dorg.gradle.unsafe.configuration-cache=false --init-script {} {RESOLVE}",
             init.files[0].path
         )
     );
