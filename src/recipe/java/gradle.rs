@@ -41,6 +41,13 @@ const DIST: &str = "/opt/strata-dist";
 const DEFAULT_VERSION: &str = "21";
 pub(super) const SETTINGS: &[&str] = &["settings.gradle", "settings.gradle.kts"];
 const BUILD_SCRIPTS: &[&str] = &["build.gradle", "build.gradle.kts"];
+/// What each included project may have besides its build script.
+const PROJECT_FILES: &[&str] = &[
+    "gradle.properties",
+    "gradle.lockfile",
+    "buildscript-gradle.lockfile",
+    "gradle/dependency-locks",
+];
 /// Files at the root that shape the build, whatever the projects.
 pub(super) const ROOT_FILES: &[&str] = &[
     "settings.gradle",
@@ -48,6 +55,11 @@ pub(super) const ROOT_FILES: &[&str] = &[
     "build.gradle",
     "build.gradle.kts",
     "gradle.properties",
+    // Dependency locking: what the resolution must resolve to.
+    "gradle.lockfile",
+    "settings-gradle.lockfile",
+    "buildscript-gradle.lockfile",
+    "gradle/dependency-locks",
     "gradlew",
     "gradle/wrapper",
     // Version catalogs: libs.versions.toml by default, others where settings names them.
@@ -326,7 +338,7 @@ pub(super) fn probe(ctx: &ContextFiles) -> Vec<String> {
     let mut out: Vec<String> = ROOT_FILES.iter().map(|s| s.to_string()).collect();
     if let Some((_, s)) = settings(ctx) {
         for d in &s.projects {
-            for f in BUILD_SCRIPTS.iter().chain(&["gradle.properties"]) {
+            for f in BUILD_SCRIPTS.iter().chain(PROJECT_FILES) {
                 out.push(format!("{d}/{f}"));
             }
         }
@@ -565,7 +577,7 @@ pub(super) fn conventions(
     // The build's own files, each pattern only if something matches it.
     let mut defaults: Vec<String> = ROOT_FILES.iter().map(|s| s.to_string()).collect();
     for d in project_dirs.iter().skip(1) {
-        for f in BUILD_SCRIPTS.iter().chain(&["gradle.properties"]) {
+        for f in BUILD_SCRIPTS.iter().chain(PROJECT_FILES) {
             defaults.push(format!("{d}/{f}"));
         }
     }

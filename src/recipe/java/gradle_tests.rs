@@ -627,3 +627,48 @@ fn an_old_spring_boot_runs_as_its_fat_jar_with_a_note() {
         p.notes
     );
 }
+
+#[test]
+fn lockfiles_are_resolution_inputs_and_satisfy_the_unfrozen_check() {
+    let unfrozen = |files: &[(&str, &str)]| -> Vec<String> {
+        let s = spec(SPEC);
+        let ctx = context(files);
+        let p = plan(&s, &ctx).unwrap();
+        crate::explain::check(&s, Some(&p), &ctx, &crate::explain::CheckConfig::default())
+            .into_iter()
+            .filter(|f| f.rule == "UnfrozenInstall")
+            .map(|f| f.detail)
+            .collect()
+    };
+    let found = unfrozen(&example());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("dependencyLocking"), "{found:?}");
+
+    let lock = "# This is a Gradle generated file for dependency locking.\nempty=\n";
+    let mut files = example();
+    files.push(("gradle.lockfile", lock));
+    assert!(unfrozen(&files).is_empty());
+    let before = resolve_key(&example());
+    assert_ne!(
+        resolve_key(&files),
+        before,
+        "the lockfile keys the resolution"
+    );
+
+    let legacy = [
+        ("settings.gradle", "include 'app'\n"),
+        ("app/build.gradle", "apply plugin: 'application'\n"),
+        (
+            "app/gradle/dependency-locks/compileClasspath.lockfile",
+            "x:y:1\n",
+        ),
+    ];
+    let p = gradle_plan(SPEC, &legacy);
+    assert!(
+        p.manifests
+            .contains(&"app/gradle/dependency-locks/compileClasspath.lockfile".to_string()),
+        "{:?}",
+        p.manifests
+    );
+    assert!(unfrozen(&legacy).is_empty());
+}
