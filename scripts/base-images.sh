@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# base-images.sh 28|28c|26|20 [busybox|python|node|rust|debian|go|static|java|jre|python+386 ...] -- make
+# base-images.sh 28|28c|26|20 [busybox|python|node|rust|debian|go|static|java|jre|gradle|python+386 ...] -- make
 # the local base images the tests use instead of official images (no registry is reachable here),
 # in that engine's image store (without flavors: busybox, python, node; the Rust tests ask for
-# rust and debian, the Go tests for go and static, the Java tests for java and jre, the
+# rust and debian, the Go tests for go and static, the Java tests for java and jre (Gradle's for
+# gradle and jre), the
 # multi-platform tests for python+386):
 #
 #   local/strata-busybox:test  busybox-static, /bin/sh and applets (tiny, for fast tests)
@@ -19,9 +20,12 @@
 #                              maven:3-eclipse-temurin-21 (JAVA_HOME, MAVEN_HOME, CMD mvn)
 #   local/strata-jre:test      trixie minbase + openjdk-21-jre-headless: a stand-in for
 #                              eclipse-temurin:21-jre
+#   local/strata-gradle:test   trixie minbase + openjdk-21-jdk-headless, gradle (Debian's 4.4.1, the
+#                              only Gradle that installs without services.gradle.org; it runs on
+#                              trixie's JDK 21): a stand-in for gradle:<version>-jdk21
 #
 # Java reads its own truststore, /etc/ssl/certs/java/cacerts (ca-certificates-java builds it from
-# Debian's bundle when the JDK is installed), not the PEM bundle: for java and jre the host CAs
+# Debian's bundle when the JDK is installed), not the PEM bundle: for java, jre and gradle the host CAs
 # Debian lacks (the proxy's) are imported into it too, with the host's keytool.
 # FLAVOR+386 (python only) adds a linux/386 variant, made with `debootstrap --arch=i386` (i386
 # binaries run natively on an x86_64 kernel, so it is a real second platform, no emulation). In
@@ -56,7 +60,7 @@ suite() {
   case "$1" in
     rust) echo trixie ;; # rustc/cargo 1.85 (bookworm has 1.63)
     go) echo trixie ;;   # Go 1.24 (bookworm has 1.19)
-    java | jre) echo trixie ;; # OpenJDK 21 (bookworm has 17)
+    java | jre | gradle) echo trixie ;; # OpenJDK 21 (bookworm has 17)
     *) echo bookworm ;;
   esac
 }
@@ -92,7 +96,8 @@ packages() {
     static) echo - ;;
     java) echo openjdk-21-jdk-headless maven ;;
     jre) echo openjdk-21-jre-headless ;;
-    *) strata_die "unknown image '$1' (busybox, python, node, rust, debian, go, static, java, jre)" ;;
+    gradle) echo openjdk-21-jdk-headless gradle ;;
+    *) strata_die "unknown image '$1' (busybox, python, node, rust, debian, go, static, java, jre, gradle)" ;;
   esac
 }
 
@@ -130,6 +135,11 @@ changes() {
         'ENV LANG=C.UTF-8' 'CMD ["mvn"]'
       ;;
     jre) printf '%s\n' 'ENV JAVA_HOME=/usr/lib/jvm/java-21-openjdk-amd64' 'ENV LANG=C.UTF-8' ;;
+    # As the gradle image sets them up (Debian's gradle is /usr/bin/gradle).
+    gradle)
+      printf '%s\n' 'ENV JAVA_HOME=/usr/lib/jvm/java-21-openjdk-amd64' 'ENV GRADLE_HOME=/usr/share/gradle' \
+        'ENV LANG=C.UTF-8' 'CMD ["gradle"]'
+      ;;
     # What distroless static:nonroot's config says.
     static)
       printf '%s\n' 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' 'USER 65532:65532' \
@@ -374,7 +384,7 @@ ca_tar() {
   cp "$base" "$TAR.tmp"
   tar --delete -f "$TAR.tmp" ./etc/ssl/certs/ca-certificates.crt
   tar --numeric-owner --owner=0 --group=0 -rf "$TAR.tmp" -C "$stage" ./etc/ssl/certs/ca-certificates.crt
-  if [ "$flavor" = java ] || [ "$flavor" = jre ]; then
+  if [ "$flavor" = java ] || [ "$flavor" = jre ] || [ "$flavor" = gradle ]; then
     java_truststore "$base" "$stage"
     tar --delete -f "$TAR.tmp" ./etc/ssl/certs/java/cacerts
     tar --numeric-owner --owner=0 --group=0 -rf "$TAR.tmp" -C "$stage" ./etc/ssl/certs/java/cacerts

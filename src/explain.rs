@@ -568,7 +568,10 @@ fn unfrozen(spec: &Spec, plan: &Plan, ctx: &ContextFiles) -> Vec<Finding> {
     let locked = plan
         .manifests
         .iter()
-        .any(|m| LOCKFILES.contains(&m.rsplit('/').next().unwrap_or(m)));
+        .any(|m| LOCKFILES.contains(&m.rsplit('/').next().unwrap_or(m)))
+        // Gradle's dependency locking: gradle.lockfile and its relatives (6+),
+        // gradle/dependency-locks/*.lockfile before.
+        || (plan.package_manager == "gradle" && plan.manifests.iter().any(|m| m.ends_with(".lockfile")));
     if locked {
         return Vec::new();
     }
@@ -576,11 +579,15 @@ fn unfrozen(spec: &Spec, plan: &Plan, ctx: &ContextFiles) -> Vec<Finding> {
         .install
         .as_ref()
         .map_or(spec.language.span.clone(), |i| i.span.clone());
+    let lockfile = if plan.package_manager == "gradle" {
+        "enable dependency locking (`dependencyLocking { lockAllConfigurations() }`) and commit the gradle.lockfile files `--write-locks` writes".to_string()
+    } else {
+        format!("commit the lockfile {} writes", plan.package_manager)
+    };
     vec![finding(
         format!(
-            "no lockfile among the manifests ({}): commit the lockfile {} writes",
+            "no lockfile among the manifests ({}): {lockfile}",
             plan.manifests.join(", "),
-            plan.package_manager
         ),
         Some((spec.source.clone(), span)),
     )]

@@ -31,6 +31,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("version_files", version_files),
     ("cargo_manifest", cargo_manifest),
     ("cargo_lock", cargo_lock),
+    ("gradle", gradle),
     ("pipeline", pipeline),
 ];
 
@@ -156,6 +157,12 @@ pub fn cargo_manifest(data: &[u8]) {
 /// A Cargo.lock: its packages and its normalized (version-masked) form.
 pub fn cargo_lock(data: &[u8]) {
     recipe::fuzz_cargo_lock(&text(data));
+}
+
+/// Gradle's files: the settings and build-script tokenizer, the wrapper properties, and the
+/// Java recipe's plan of a build whose settings, build script and wrapper properties are the text.
+pub fn gradle(data: &[u8]) {
+    recipe::fuzz_gradle(&text(data));
 }
 
 /// The whole core, as the edges run it: a spec, then (NUL-separated) file name and content pairs

@@ -2263,6 +2263,150 @@ fn docker26_java_spring_boot() {
     java_spring_boot(Kind::Docker26);
 }
 
+/// Debian trixie's OpenJDK 21 and Gradle 4.4.1 (the only Gradle that installs here: Gradle's
+/// distributions are on services.gradle.org, which no build here reaches), a stand-in for
+/// gradle:<version>-jdk21.
+const GRADLE_BASE: &str = "local/strata-gradle:test";
+const GRADLE_CONTEXTS: [&str; 6] = [
+    "--build-context",
+    "gradle:jdk21=docker-image://local/strata-gradle:test",
+    "--build-context",
+    "gradle:4-jdk21=docker-image://local/strata-gradle:test",
+    "--build-context",
+    "eclipse-temurin:21-jre=docker-image://local/strata-jre:test",
+];
+const GRADLE_RESOLVE: &str = "strataResolveDependencies";
+
+/// The Gradle example (Gradle 4.4 syntax, nothing from the network): the build files staged alone,
+/// the resolution a layer of its own, an offline installDist, the distribution alone on a JRE, run
+/// as a non-root user; then a wrapper whose distribution cannot be downloaded, as the user sees it.
+fn java_gradle(kind: Kind) {
+    let e = engine_with(kind, &["gradle", "jre"]);
+    let ws = Workspace::example_as_is("java-gradle", kind);
+    let tag = format!("strata-e2e/java-gradle:{}", kind.id());
+
+    let cold = e.build_ok(&ws.dir, "strata.toml", &tag, &GRADLE_CONTEXTS);
+    assert!(
+        cold.log.contains("--offline installDist"),
+        "the build runs offline:\n{}",
+        cold.log
+    );
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"World"}"#);
+    assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
+    assert_eq!(
+        e.inspect(&tag, "{{json .Config.Cmd}}"),
+        r#"["/app/bin/app"]"#
+    );
+    assert_eq!(process_ids(e, &tag), "10001 10001");
+
+    // The image is the JRE plus the distribution: no JDK, no Gradle, no source, no user home.
+    let base_files = image_files(e, JRE_BASE);
+    let mut added: Vec<String> = image_files(e, &tag)
+        .into_iter()
+        .filter(|f| !base_files.contains(f) && f != "app")
+        .collect();
+    added.sort();
+    assert_eq!(
+        added,
+        ["app/bin", "app/bin/app", "app/lib", "app/lib/hello.jar"],
+        "only the distribution"
+    );
+    let (size, toolchain, runtime) = (
+        image_size(e, &tag),
+        image_size(e, GRADLE_BASE),
+        image_size(e, JRE_BASE),
+    );
+    assert!(
+        size < runtime + 1_000_000,
+        "{size} bytes on a {runtime}-byte JRE"
+    );
+
+    // The deps stage holds the build files and Strata's init script, no source.
+    let deps_tag = format!("{tag}-deps");
+    e.build_ok(
+        &ws.dir,
+        "strata.toml",
+        &deps_tag,
+        &[&GRADLE_CONTEXTS[..], &["--target", "deps"]].concat(),
+    );
+    // (.gradle is Gradle's own project cache, which the resolution writes.)
+    let listed = e.run_output(&deps_tag, &["ls", "-A", "/app"]);
+    let listed: Vec<&str> = listed.lines().filter(|l| *l != ".gradle").collect();
+    assert_eq!(listed, [".strata", "build.gradle", "settings.gradle"]);
+
+    // An edit of the source re-runs the build and not the resolution.
+    let nonce = nonce();
+    let main = "src/main/java/example/Main.java";
+    ws.write(
+        main,
+        &format!(
+            "{}// edit {nonce}\n",
+            ws.read(main).replace(r#"\"World\""#, r#"\"Edited\""#)
+        ),
+    );
+    let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &GRADLE_CONTEXTS);
+    assert!(
+        app_edit.cached(GRADLE_RESOLVE),
+        "an app edit must not re-run the resolution:\n{}",
+        app_edit.log
+    );
+    assert!(!app_edit.cached("installDist"), "the build re-runs");
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+
+    // A build-script edit re-runs it.
+    ws.write(
+        "build.gradle",
+        &format!("{}// edit {nonce}\n", ws.read("build.gradle")),
+    );
+    let script_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &GRADLE_CONTEXTS);
+    assert!(
+        !script_edit.cached(GRADLE_RESOLVE),
+        "a build-script edit must re-run the resolution:\n{}",
+        script_edit.log
+    );
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+    eprintln!(
+        "[e2e] Docker {} java-gradle: first build {:.1?}, app edit {:.1?}, build-script edit {:.1?}; image {:.1} MB (JRE base {:.1} MB, JDK+Gradle image {:.1} MB)",
+        kind.id(),
+        cold.took,
+        app_edit.took,
+        script_edit.took,
+        size as f64 / 1e6,
+        runtime as f64 / 1e6,
+        toolchain as f64 / 1e6
+    );
+
+    // A wrapper (the one Gradle 4.4.1 writes) whose distribution is not reachable.
+    let wrapped = Workspace::example_as_is("java-gradle", kind);
+    copy_tree(&repo().join("tests/fixtures/gradle-wrapper"), &wrapped.dir);
+    wrapped.write(
+        "gradle/wrapper/gradle-wrapper.properties",
+        "distributionBase=GRADLE_USER_HOME\n  distributionUrl=https\\://services.gradle.org/distributions/gradle-4.4.1-bin.zip\ndistributionPath=wrapper/dists\n",
+    );
+    let b = e.build(
+        &wrapped.dir,
+        "strata.toml",
+        "strata-e2e/java-gradle-error:latest",
+        &GRADLE_CONTEXTS,
+    );
+    assert!(!b.ok);
+    assert!(
+        b.log.contains("strata: gradle/wrapper/gradle-wrapper.properties:2:3: the Gradle wrapper could not download its distribution https://services.gradle.org/distributions/gradle-4.4.1-bin.zip"),
+        "{}",
+        b.log
+    );
+    eprintln!(
+        "[e2e] Docker {} java-gradle: unreachable wrapper distribution failed in {:.1?}",
+        kind.id(),
+        b.took
+    );
+}
+
+#[test]
+fn docker28_java_gradle() {
+    java_gradle(Kind::Docker28);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Subrequests (`--call`), several platforms, reproducible images.
 

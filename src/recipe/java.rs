@@ -11,8 +11,8 @@
 //! then fails on maven-resources-plugin's), so the resolution is qaware's go-offline-maven-plugin,
 //! which resolves the plugins with their dependencies and leaves the reactor's own modules out.
 //!
-//! Gradle is recognised and refused: its distribution (gradle-wrapper's download) is not reachable
-//! from the builds here, so nothing could test a recipe for it.
+//! Gradle builds (`gradle.rs`) are chosen by `package_manager = "gradle"`, or by their files when
+//! there is no pom.xml.
 
 use std::collections::BTreeSet;
 
@@ -40,13 +40,6 @@ const JAR: &str = "/app/app.jar";
 /// Resolves every dependency and plugin (with the plugins' own dependencies) of the reactor.
 const RESOLVE: &str = "de.qaware.maven:go-offline-maven-plugin:1.2.8:resolve-dependencies";
 const ROOT_FILES: &[&str] = &["pom.xml", ".mvn", "mvnw"];
-const GRADLE_FILES: &[&str] = &[
-    "build.gradle",
-    "build.gradle.kts",
-    "settings.gradle",
-    "settings.gradle.kts",
-    "gradlew",
-];
 /// Properties that say which Java the project compiles for, in the order Strata asks them.
 const VERSION_PROPERTIES: &[&str] = &[
     "maven.compiler.release",
@@ -87,10 +80,13 @@ impl Recipe for Java {
         for m in spec.manifests.iter().flatten() {
             add(m.value.clone());
         }
-        for f in ROOT_FILES.iter().chain(GRADLE_FILES) {
+        for f in ROOT_FILES {
             add(f.to_string());
         }
         for file in Reactor::read(found).wanted {
+            add(file);
+        }
+        for file in gradle::probe(found) {
             add(file);
         }
         patterns
@@ -99,8 +95,14 @@ impl Recipe for Java {
     fn files_to_read(&self, _spec: &Spec, listed: &[&str]) -> Vec<String> {
         listed
             .iter()
-            // Poms; a module may name its pom file, whatever its name.
-            .filter(|f| f.ends_with(".xml") && !f.starts_with(".mvn/"))
+            // Poms (a module may name its pom file, whatever its name), Gradle's settings and
+            // build scripts (not buildSrc's code) and the wrapper's properties.
+            .filter(|f| {
+                (f.ends_with(".xml") && !f.starts_with(".mvn/") && !f.starts_with("buildSrc/"))
+                    || ((f.ends_with(".gradle") || f.ends_with(".gradle.kts"))
+                        && !f.starts_with("buildSrc/"))
+                    || **f == gradle::WRAPPER_PROPERTIES
+            })
             .map(|f| f.to_string())
             .collect()
     }
@@ -108,48 +110,49 @@ impl Recipe for Java {
     fn conventions(&self, spec: &Spec, ctx: &ContextFiles) -> Result<Conventions, Diagnostics> {
         let at_language =
             |message: String| Diagnostic::at(&spec.source, spec.language.span.clone(), message);
+        let mut use_gradle = None;
         if let Some(pm) = &spec.package_manager {
             match pm.value.as_str() {
-                "maven" | "mvn" => {}
-                "gradle" => {
-                    return Err(Diagnostic::at(
-                        &spec.source,
-                        pm.span.clone(),
-                        "Gradle is not supported yet",
-                    )
-                    .help("Strata builds Java projects with Maven (pom.xml)")
-                    .into());
-                }
+                "maven" | "mvn" => use_gradle = Some(false),
+                "gradle" => use_gradle = Some(true),
                 other => {
                     return Err(Diagnostic::at(
                         &spec.source,
                         pm.span.clone(),
                         format!("package manager `{other}` is not one for java"),
                     )
-                    .help("java projects build with Maven: remove `package_manager` or set it to \"maven\"")
+                    .help("java projects build with Maven or Gradle: remove `package_manager` or set it to \"maven\" or \"gradle\"")
                     .into());
                 }
             }
         }
         let opts = Options::read(spec)?;
-        if !ctx.exists("pom.xml") {
-            let gradle: Vec<&str> = GRADLE_FILES
-                .iter()
-                .copied()
-                .filter(|f| ctx.exists(f))
-                .collect();
-            let d = if gradle.is_empty() {
-                at_language("no pom.xml in the build context".into()).help(
-                    "Java projects build with Maven here: pom.xml must be at the root of the build context",
+        let has_pom = ctx.exists("pom.xml");
+        let gradle_files = gradle::found_files(ctx);
+        match use_gradle {
+            Some(true) if gradle_files.is_empty() => {
+                let pm = spec
+                    .package_manager
+                    .as_ref()
+                    .map_or(0..0, |p| p.span.clone());
+                return Err(Diagnostic::at(
+                    &spec.source,
+                    pm,
+                    "`package_manager` is gradle, but the build context has no settings.gradle[.kts], build.gradle[.kts] or gradlew at its root",
                 )
-            } else {
-                at_language(format!(
-                    "{} is a Gradle build, which Strata does not support yet",
-                    gradle.join(", ")
-                ))
-                .help("Strata builds Java projects with Maven (pom.xml) for now")
-            };
-            return Err(d.into());
+                .help("put the Gradle build's root at the root of the build context, or remove `package_manager`")
+                .into());
+            }
+            Some(true) => return gradle::conventions(spec, ctx, opts.module.as_ref()),
+            None if !has_pom && gradle::detected(ctx) => {
+                return gradle::conventions(spec, ctx, opts.module.as_ref());
+            }
+            _ => {}
+        }
+        if !has_pom {
+            return Err(at_language("no pom.xml, settings.gradle or build.gradle in the build context".into())
+                .help("Java projects build with Maven (pom.xml) or Gradle (settings.gradle[.kts], build.gradle[.kts]): the build's root must be the root of the build context")
+                .into());
         }
         let reactor = Reactor::read(ctx);
         if !reactor.errors.is_empty() {
@@ -158,6 +161,12 @@ impl Recipe for Java {
         let module = choose_module(spec, &opts, &reactor)?;
         let root = &reactor.modules[0];
         let (version, mut notes) = java_version(spec, module, root);
+        if use_gradle.is_none() && !gradle_files.is_empty() {
+            notes.push(format!(
+                "pom.xml and {} are both here: building with Maven (set `package_manager = \"gradle\"` to build with Gradle)",
+                gradle_files.join(", ")
+            ));
+        }
 
         let mut defaults: Vec<&str> = reactor.modules.iter().map(|m| m.file.as_str()).collect();
         defaults.extend([".mvn", "mvnw"]);
@@ -574,6 +583,13 @@ fn copy_jar(module: &Module, root: &Module, workdir: &str) -> String {
             )
         }
     }
+}
+
+mod gradle;
+
+#[doc(hidden)]
+pub fn fuzz_gradle(text: &str) {
+    gradle::fuzz(text);
 }
 
 #[cfg(test)]

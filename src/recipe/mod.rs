@@ -408,3 +408,8 @@ pub fn fuzz_cargo_lock(text: &str) {
         }
     }
 }
+
+#[doc(hidden)]
+pub fn fuzz_gradle(text: &str) {
+    java::fuzz_gradle(text);
+}

@@ -271,7 +271,10 @@ fn a_multi_module_build_stages_every_pom_and_builds_the_runnable_module() {
     let recipe = super::Java;
     let s = spec("language = \"java\"\n");
     let first = recipe.probe(&s, &context(&[]));
-    assert!(first.contains(&"pom.xml".to_string()) && !first.iter().any(|p| p.contains('/')));
+    assert!(
+        first.contains(&"pom.xml".to_string()) && !first.iter().any(|p| p.ends_with("/pom.xml")),
+        "no module's pom before the root pom is read: {first:?}"
+    );
     let second = recipe.probe(&s, &context(&[("pom.xml", PARENT)]));
     assert!(
         second.contains(&"lib/pom.xml".to_string()) && second.contains(&"app/pom.xml".to_string())
@@ -359,11 +362,7 @@ fn java_errors_are_located() {
     let lang = "language = \"java\"\n";
     assert_eq!(
         plan_err(lang, &[("src/A.java", "")]),
-        "strata.toml:1:12: no pom.xml in the build context (Java projects build with Maven here: pom.xml must be at the root of the build context)"
-    );
-    assert_eq!(
-        plan_err(lang, &[("build.gradle.kts", ""), ("gradlew", "")]),
-        "strata.toml:1:12: build.gradle.kts, gradlew is a Gradle build, which Strata does not support yet (Strata builds Java projects with Maven (pom.xml) for now)"
+        "strata.toml:1:12: no pom.xml, settings.gradle or build.gradle in the build context (Java projects build with Maven (pom.xml) or Gradle (settings.gradle[.kts], build.gradle[.kts]): the build's root must be the root of the build context)"
     );
     assert_eq!(
         plan_err(lang, &[("pom.xml", PARENT), ("app/pom.xml", APP)]),
@@ -410,8 +409,8 @@ fn java_errors_are_located() {
         "strata.toml:3:1: unknown key `modul` in `[java]` (did you mean `module`?)\nstrata.toml:4:10: `java.module` must be a string, not an integer"
     );
     assert_eq!(
-        plan_err(&format!("{lang}package_manager = \"gradle\"\n"), &files),
-        "strata.toml:2:19: Gradle is not supported yet (Strata builds Java projects with Maven (pom.xml))"
+        plan_err(&format!("{lang}package_manager = \"npm\"\n"), &files),
+        "strata.toml:2:19: package manager `npm` is not one for java (java projects build with Maven or Gradle: remove `package_manager` or set it to \"maven\" or \"gradle\")"
     );
     assert!(
         plan_err(lang, &[("pom.xml", "<project>\n  <modules>\n</project>\n")])
