@@ -750,7 +750,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
             "[e2e ci] GitHub Actions, {} on a fresh builder: {:.1?}",
             x.name, b.took
         );
-        // The images of the template's matrix; the others serve after the round trip below.
+        // The images of the template's matrix; the compiled languages' serve after the round trip.
         if matrix.iter().any(|m| m == x.name) {
             serves(e, &image(x), x.port);
         }
