@@ -33,6 +33,7 @@ cargo test --locked --lib --bins --test cli --test gateway --test bridge_selftes
 # 5 min on 2 cores) are `scripts/fuzz.sh SECONDS`, by hand: CI keeps its time for the engines.
 step "end-to-end tests on Docker 28.5, 26.1 and 20.10, and the CI paths (registry, docker-container, buildctl)"
 # --nocapture: the measured build times and script timings belong in the CI log.
-# Three threads: builds are serialized per engine (shared steps would otherwise hide each
-# other's progress lines), so this lets three engines work at once.
-cargo test --locked --test e2e -- --nocapture --test-threads 3
+# Four threads: builds are serialized per BuildKit (shared steps would otherwise hide each
+# other's progress lines): each engine's own, the standing buildkitd, each docker-container
+# builder. The CI paths' tests (ci::, listed first) run beside the engines' tests.
+cargo test --locked --test e2e -- --nocapture --test-threads 4

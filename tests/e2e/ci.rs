@@ -232,9 +232,15 @@ fn docker_command(e: &Engine, args: &[&str]) -> Command {
     cmd
 }
 
-/// Runs one build command under the engine's one-build-at-a-time lock and keeps its output.
-fn run_build(e: &Engine, mut cmd: Command) -> Build {
-    let _one_at_a_time = e.builds.lock().unwrap_or_else(|e| e.into_inner());
+/// Builds on the standing buildkitd (buildctl), one at a time for the reason `Engine::builds`
+/// gives. Builds on the engine's own BuildKit take the engine's lock; a `docker-container`
+/// builder is a BuildKit of its own, with a lock of its own, so tests on other builders and on
+/// the engine run side by side.
+static STANDING_BUILDKITD: Mutex<()> = Mutex::new(());
+
+/// Runs one build command under `builder`'s one-build-at-a-time lock and keeps its output.
+fn run_build(builder: &Mutex<()>, mut cmd: Command) -> Build {
+    let _one_at_a_time = builder.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let out = cmd.output().expect("the build command runs");
     Build {
@@ -418,7 +424,7 @@ impl Ci {
 
     /// `buildctl build` of an example's spec on the standing buildkitd, with the frontend from the
     /// registry, pushing `image`; `args` name the context (`--local`s, or `--opt=context=URL`).
-    fn buildctl(&self, e: &Engine, x: &Example, image: &str, args: &[String]) -> Build {
+    fn buildctl(&self, x: &Example, image: &str, args: &[String]) -> Build {
         let mut cmd = Command::new("buildctl");
         cmd.args([
             "build",
@@ -431,7 +437,7 @@ impl Ci {
         .args(args)
         .args(self.image_opts(x).split(' '))
         .envs(&self.buildctl_env);
-        run_build(e, cmd)
+        run_build(&STANDING_BUILDKITD, cmd)
     }
 }
 
@@ -455,6 +461,7 @@ fn serves(e: &Engine, image: &str, port: u16) {
 struct Builder<'a> {
     e: &'a Engine,
     name: String,
+    builds: Mutex<()>,
 }
 
 impl<'a> Builder<'a> {
@@ -481,7 +488,11 @@ impl<'a> Builder<'a> {
             "docker buildx create {name}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Builder { e, name }
+        Builder {
+            e,
+            name,
+            builds: Mutex::new(()),
+        }
     }
 
     /// `docker buildx build --builder NAME --progress=plain ARGS`, in `dir`.
@@ -500,7 +511,7 @@ impl<'a> Builder<'a> {
         cmd.args(args)
             .current_dir(dir)
             .env_remove("BUILDX_NO_DEFAULT_ATTESTATIONS");
-        run_build(self.e, cmd)
+        run_build(&self.builds, cmd)
     }
 }
 
@@ -847,7 +858,7 @@ fn gitlab_job_buildctl_script_reuses_the_install_on_a_fresh_daemon() {
             .envs(&ci.buildctl_env)
             .envs(script_env(x))
             .envs(daemon);
-        run_build(e, cmd)
+        run_build(&STANDING_BUILDKITD, cmd)
     };
     for x in representative() {
         let b = run_script(x, &BTreeMap::new());
@@ -975,7 +986,7 @@ fn a_git_context_installs_from_the_manifests_alone() {
         let contexts = ci.image_contexts(x);
         let mut cmd = docker_command(e, &args);
         cmd.args(&contexts).arg(&url);
-        run_build(e, cmd)
+        run_build(&e.builds, cmd)
     };
 
     let b = build(&["--target", "deps"]);
@@ -1016,7 +1027,7 @@ fn a_git_context_installs_from_the_manifests_alone() {
 
     // buildctl: the URL as the context option, no local directory at all.
     let image = format!("{}/strata-ci-{}/{}:git", ci.registry, nonce(), x.name);
-    let b = ci.buildctl(e, x, &image, &[format!("--opt=context={url}")]);
+    let b = ci.buildctl(x, &image, &[format!("--opt=context={url}")]);
     assert_ok(&b, "buildctl with a git context");
     serves(e, &image, x.port);
 }
@@ -1076,7 +1087,6 @@ fn a_directory_context_appears_under_its_name() {
     // buildctl: the directory as one more local, named in the option.
     let image = format!("{}/strata-ci-{}/fastapi:dir-context", ci.registry, nonce());
     let b = ci.buildctl(
-        e,
         x,
         &image,
         &[
