@@ -10,7 +10,7 @@ use crate::caps::Caps;
 use crate::lower::tests::Ops;
 use crate::lower::{Context, LowerInput, lower};
 use crate::options::BuildOptions;
-use crate::plan::{CopyFrom, Plan, RunStep, Sharing, StageName, Step};
+use crate::plan::{CopyFrom, Plan, RunStep, Sharing, StageName, Step, ToolStep};
 use crate::platform::Platform;
 use crate::spec::Command;
 
@@ -39,7 +39,7 @@ fn runs(p: &Plan, stage: StageName) -> Vec<&RunStep> {
         .steps
         .iter()
         .filter_map(|s| match s {
-            Step::Run(r) => Some(r),
+            Step::Run(r) | Step::Tool(ToolStep { install: r, .. }) => Some(r),
             _ => None,
         })
         .collect()
@@ -66,6 +66,13 @@ fn deps(p: &Plan) -> Vec<String> {
                 other => panic!("{other:?}"),
             },
             Step::Write(w) => format!("write {}", w.what),
+            Step::Tool(t) => format!(
+                "run {} | or copy {} from {} to {}",
+                t.install.command,
+                t.image.files.join(" "),
+                t.image.image,
+                t.image.dest
+            ),
         })
         .collect()
 }
@@ -100,7 +107,10 @@ fn uv_installs_from_pyproject_and_uv_lock_alone() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/uv/bin/pip install uv==0.13.9", make_venv("/opt/strata/uv")),
+            &format!(
+                "run {} && /opt/strata/uv/bin/pip install uv==0.13.9 | or copy /uv /uvx from ghcr.io/astral-sh/uv:0.13.9 to /opt/strata/uv/bin",
+                make_venv("/opt/strata/uv")
+            ),
             "copy pyproject.toml uv.lock (include pyproject.toml uv.lock)",
             "run uv sync --locked --no-install-project --no-dev",
         ]
@@ -271,7 +281,10 @@ fn uv_as_a_faster_pip_on_requirements_files() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/uv/bin/pip install uv==0.13.9", make_venv("/opt/strata/uv")),
+            &format!(
+                "run {} && /opt/strata/uv/bin/pip install uv==0.13.9 | or copy /uv /uvx from ghcr.io/astral-sh/uv:0.13.9 to /opt/strata/uv/bin",
+                make_venv("/opt/strata/uv")
+            ),
             "copy requirements.txt (include requirements.txt)",
             "run uv pip install -r requirements.txt",
         ]
@@ -303,7 +316,10 @@ fn poetry_installs_main_dependencies_into_the_virtualenv() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/poetry/bin/pip install poetry==2.5.1", make_venv("/opt/strata/poetry")),
+            &format!(
+                "run {} && /opt/strata/poetry/bin/pip install poetry==2.5.1",
+                make_venv("/opt/strata/poetry")
+            ),
             "copy poetry.lock poetry.toml pyproject.toml (include pyproject.toml poetry.lock poetry.toml)",
             "run poetry install --no-root --no-directory --only main --compile",
         ]
@@ -331,7 +347,10 @@ fn pipenv_installs_the_lock_with_deploy() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/pipenv/bin/pip install pipenv==2026.10.3", make_venv("/opt/strata/pipenv")),
+            &format!(
+                "run {} && /opt/strata/pipenv/bin/pip install pipenv==2026.10.3",
+                make_venv("/opt/strata/pipenv")
+            ),
             "copy Pipfile Pipfile.lock (include Pipfile Pipfile.lock)",
             "run pipenv install --deploy",
         ]
@@ -355,7 +374,10 @@ fn pdm_checks_the_lockfile_and_installs_production_dependencies() {
         deps(&p),
         [
             &format!("run {}", make_venv("/opt/venv")),
-            &format!("run {} && /opt/strata/pdm/bin/pip install pdm==2.29.4 'hishel<2'", make_venv("/opt/strata/pdm")),
+            &format!(
+                "run {} && /opt/strata/pdm/bin/pip install pdm==2.29.4 'hishel<2'",
+                make_venv("/opt/strata/pdm")
+            ),
             "copy pdm.lock pyproject.toml (include pyproject.toml pdm.lock)",
             "run pdm install --check --prod --no-self",
         ]
@@ -570,7 +592,10 @@ fn the_python_table_pins_the_tool_version() {
     );
     assert_eq!(
         commands(&p, StageName::Deps)[1],
-        &format!("{} && /opt/strata/uv/bin/pip install uv==0.5.11", make_venv("/opt/strata/uv"))
+        &format!(
+            "{} && /opt/strata/uv/bin/pip install uv==0.5.11",
+            make_venv("/opt/strata/uv")
+        )
     );
     assert_eq!(
         p.notes,
@@ -918,7 +943,11 @@ fn made_venv(path_dir: Option<&std::path::Path>) -> std::path::PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     let path = match path_dir {
-        Some(d) => format!("{}:{}", d.display(), std::env::var("PATH").unwrap_or_default()),
+        Some(d) => format!(
+            "{}:{}",
+            d.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
         None => std::env::var("PATH").unwrap_or_default(),
     };
     let out = std::process::Command::new("sh")
@@ -927,7 +956,11 @@ fn made_venv(path_dir: Option<&std::path::Path>) -> std::path::PathBuf {
         .env("PATH", path)
         .output()
         .expect("sh runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dir
 }
 
@@ -945,13 +978,18 @@ fn venv_pip(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 fn a_virtualenv_without_its_own_pip_still_has_a_pip_for_itself() {
     let dir = made_venv(None);
     assert!(
-        !dir.join("lib").read_dir().unwrap().any(|v| {
-            v.unwrap().path().join("site-packages/pip").exists()
-        }),
+        !dir.join("lib")
+            .read_dir()
+            .unwrap()
+            .any(|v| { v.unwrap().path().join("site-packages/pip").exists() }),
         "no copy of pip in the virtualenv"
     );
     let out = venv_pip(&dir, &["--version"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Installing a local project (no network): it lands in the virtualenv.
     let project = dir.join("project");
     std::fs::create_dir_all(project.join("strata_probe")).unwrap();
@@ -963,7 +1001,13 @@ fn a_virtualenv_without_its_own_pip_still_has_a_pip_for_itself() {
     .unwrap();
     let out = venv_pip(
         &dir,
-        &["install", "--no-index", "--no-build-isolation", "-q", project.to_str().unwrap()],
+        &[
+            "install",
+            "--no-index",
+            "--no-build-isolation",
+            "-q",
+            project.to_str().unwrap(),
+        ],
     );
     if out.status.success() {
         let listed = venv_pip(&dir, &["list", "--format=freeze"]);
