@@ -42,7 +42,7 @@ fn plan_shows_what_keys_the_install_and_the_caches() {
     );
     for expected in [
         "[base] FROM docker.io/library/python:3.12-slim",
-        "  1/3 python3 -m venv /opt/venv",
+        "  1/3 py=$(command -v python3) && \"$py\" -m venv --without-pip /opt/venv",
         "  2/3 copy requirements.txt to /code",
         "  3/3 /opt/venv/bin/pip install -r requirements.txt",
         "      cache /root/.cache/pip (id strata/pip, shared)",

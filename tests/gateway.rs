@@ -522,6 +522,27 @@ fn a_named_context_replaces_a_base_image() {
 /// uv's official image, as a stand-in or mirror serves it: no shell, nothing but the binaries.
 const UV_IMAGE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Cmd":["/uv"]},"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000005"]}}"#;
 
+/// `--call outline` tells which named context would copy the tool instead of installing it (buildx
+/// prints the description), and a plan without such a tool says nothing of the kind.
+#[test]
+fn the_outline_names_the_tool_image_a_named_context_can_give() {
+    let description = |name: &str| {
+        let dir = example(name);
+        let outline = subrequest(&dir, "frontend.outline");
+        let json = outline.metadata_json("result.json").unwrap();
+        json["description"].as_str().unwrap().to_string()
+    };
+    let uv = description("uv");
+    assert!(
+        uv.contains(
+            "--build-context ghcr.io/astral-sh/uv:0.13.9=docker-image://IMAGE copies the tool"
+        ),
+        "{uv}"
+    );
+    let pip = description("fastapi");
+    assert!(!pip.contains("--build-context"), "{pip}");
+}
+
 /// The tool's official image is asked for only when a named context replaces it (no registry but
 /// PyPI may be reachable); then uv's step is a copy from the replacement, pinned to the digest
 /// the daemon resolved, and nothing installs uv. A per-platform key works as for base images, and
