@@ -229,20 +229,10 @@ impl Lowerer<'_, '_> {
             .cloned()
             .unwrap_or_default();
         let reference = resolved.replacement.as_ref().unwrap_or(reference);
-        let pinned = match &resolved.digest {
-            Some(d) if reference.digest.is_none() => reference.pinned(d),
-            _ => reference.clone(),
-        };
-        let mut attrs = BTreeMap::new();
-        match self.input.options.resolve_mode {
-            crate::options::ResolveMode::Default => {}
-            mode => {
-                attrs.insert("image.resolvemode".into(), mode.as_str().into());
-            }
-        }
+        let pinned = pinned(reference, &resolved);
         let state = self.graph.source(
             &format!("docker-image://{pinned}"),
-            attrs,
+            self.image_attrs(),
             Some(self.pb_platform.clone()),
             Vertex {
                 name: format!("[{}{}] FROM {pinned}", self.platform_prefix(), stage.name()),
@@ -267,6 +257,18 @@ impl Lowerer<'_, '_> {
         }
     }
 
+    /// An image source's attributes: the build's `image-resolve-mode`, when not the default.
+    fn image_attrs(&self) -> BTreeMap<String, String> {
+        let mut attrs = BTreeMap::new();
+        match self.input.options.resolve_mode {
+            crate::options::ResolveMode::Default => {}
+            mode => {
+                attrs.insert("image.resolvemode".into(), mode.as_str().into());
+            }
+        }
+        attrs
+    }
+
     /// The filesystem of the image a named context gave for a tool's official `image` (the
     /// gateway resolved it, pinned to its digest when the daemon returned one), or `None`: the
     /// tool is installed.
@@ -277,18 +279,8 @@ impl Lowerer<'_, '_> {
         ignore_cache: bool,
     ) -> Option<State> {
         let resolved = self.input.images.get(image)?;
-        let replacement = resolved.replacement.as_ref()?;
-        let pinned = match &resolved.digest {
-            Some(d) if replacement.digest.is_none() => replacement.pinned(d),
-            _ => replacement.clone(),
-        };
-        let mut attrs = BTreeMap::new();
-        match self.input.options.resolve_mode {
-            crate::options::ResolveMode::Default => {}
-            mode => {
-                attrs.insert("image.resolvemode".into(), mode.as_str().into());
-            }
-        }
+        let pinned = pinned(resolved.replacement.as_ref()?, resolved);
+        let attrs = self.image_attrs();
         Some(self.graph.source(
             &format!("docker-image://{pinned}"),
             attrs,
@@ -560,6 +552,15 @@ impl Lowerer<'_, '_> {
                 state
             }
         }
+    }
+}
+
+/// `reference` pinned to the digest the daemon resolved for it, when it returned one and the
+/// reference has none of its own.
+fn pinned(reference: &ImageRef, resolved: &ResolvedImage) -> ImageRef {
+    match &resolved.digest {
+        Some(d) if reference.digest.is_none() => reference.pinned(d),
+        _ => reference.clone(),
     }
 }
 
