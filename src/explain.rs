@@ -218,12 +218,19 @@ pub fn outline(spec: &Spec, plan: &Plan, options: &BuildOptions) -> Answer {
             }
         }
     }
-    let description = format!(
+    let mut description = format!(
         "{} with {}: dependencies keyed by {}",
         plan.language,
         plan.package_manager,
         plan.manifests.join(", ")
     );
+    // The one choice a build option makes inside the plan: buildx shows the description.
+    for image in plan.tool_images() {
+        let name = image.familiar();
+        description.push_str(&format!(
+            "; --build-context {name}=docker-image://IMAGE copies the tool from IMAGE instead of installing it"
+        ));
+    }
     let value = json!({
         "name": target.name(),
         "description": description,

@@ -284,6 +284,51 @@ impl Graph {
         }
     }
 
+    /// One file op on `onto`: `copies` out of `from`, then `then` (files to make), each action
+    /// acting on the previous one's result.
+    pub fn copy_then(
+        &mut self,
+        onto: &State,
+        from: &State,
+        copies: Vec<pb::FileActionCopy>,
+        then: Vec<pb::file_action::Action>,
+        vertex: Vertex,
+    ) -> State {
+        let actions: Vec<(pb::file_action::Action, i64)> = copies
+            .into_iter()
+            .map(|c| (pb::file_action::Action::Copy(c), 1))
+            .chain(then.into_iter().map(|a| (a, -1)))
+            .collect();
+        let last = actions.len().saturating_sub(1);
+        let actions = actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, (action, secondary_input))| pb::FileAction {
+                // The first acts on input 0; each later one on the output before it, which
+                // BuildKit numbers after the two inputs.
+                input: if i == 0 { 0 } else { i as i64 + 1 },
+                secondary_input,
+                output: if i == last { 0 } else { -1 },
+                action: Some(action),
+            })
+            .collect();
+        let op = pb::Op {
+            inputs: [onto, from]
+                .into_iter()
+                .map(|s| pb::Input {
+                    digest: s.digest.clone(),
+                    index: s.index,
+                })
+                .collect(),
+            op: Some(pb::op::Op::File(pb::FileOp { actions })),
+            ..Default::default()
+        };
+        State {
+            digest: self.add(op, vertex),
+            index: 0,
+        }
+    }
+
     /// A chain of file actions on `onto`, each acting on the previous one's result.
     pub fn file(
         &mut self,

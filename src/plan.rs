@@ -204,11 +204,49 @@ impl RunStep {
     }
 }
 
+/// A tool's official image, and what of it a setup step can copy instead of installing the tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolImage {
+    /// The image at the tool's version (`ghcr.io/astral-sh/uv:0.13.9`): the name of the named
+    /// context (`--build-context ghcr.io/astral-sh/uv:0.13.9=docker-image://…`) that replaces
+    /// the install, as base images are replaced.
+    pub image: ImageRef,
+    /// Absolute paths of the tool's files in the image, each copied into `dest`.
+    pub files: Vec<String>,
+    /// Where the install puts the tool's commands (a directory on `PATH`).
+    pub dest: String,
+    /// Commands that are symbolic links in the image (`bunx` → `bun`), written into `dest` as
+    /// scripts running the command given (`bun x`): a copy would follow the link and store the
+    /// binary twice. (name, command).
+    pub aliases: Vec<(String, String)>,
+}
+
+impl ToolImage {
+    /// The progress line of the copy that replaces the install, from the image called `from`.
+    pub fn title(&self, from: &str) -> String {
+        let mut title = format!("copy {} from {from} to {}", self.files.join(" "), self.dest);
+        for (name, command) in &self.aliases {
+            title.push_str(&format!(", {name} running {command}"));
+        }
+        title
+    }
+}
+
+/// A setup step that installs a tool, unless the build is given the tool's official image as a
+/// named context: then the tool is copied from that image instead. The recipe declares both;
+/// lowering chooses, as only it sees the build's named contexts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolStep {
+    pub install: RunStep,
+    pub image: ToolImage,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Copy(CopyStep),
     Run(RunStep),
     Write(WriteStep),
+    Tool(ToolStep),
 }
 
 impl Step {
@@ -216,7 +254,9 @@ impl Step {
     /// credentials in the command are hidden.
     pub fn title(&self) -> String {
         match self {
-            Step::Run(r) => redact_credentials(&r.script()).into_owned(),
+            Step::Run(r) | Step::Tool(ToolStep { install: r, .. }) => {
+                redact_credentials(&r.script()).into_owned()
+            }
             Step::Write(w) => format!("write {} ({} files) to {}", w.what, w.files.len(), w.dest),
             Step::Copy(c) => match &c.from {
                 CopyFrom::Context(sel) => {
@@ -293,6 +333,20 @@ impl Plan {
         out
     }
 
+    /// Every official tool image a named context may put in place of a tool's install, in step
+    /// order, without duplicates.
+    pub fn tool_images(&self) -> Vec<&ImageRef> {
+        let mut out: Vec<&ImageRef> = Vec::new();
+        for step in self.stages.iter().flat_map(|s| &s.steps) {
+            if let Step::Tool(t) = step {
+                if !out.contains(&&t.image.image) {
+                    out.push(&t.image.image);
+                }
+            }
+        }
+        out
+    }
+
     /// The human-readable plan that `strata plan` prints.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -322,7 +376,15 @@ impl Plan {
                     }) if !sel.exclude.is_empty() => {
                         let _ = writeln!(out, "      except: {}", sel.exclude.join(", "));
                     }
-                    Step::Run(r) => {
+                    Step::Run(r) | Step::Tool(ToolStep { install: r, .. }) => {
+                        if let Step::Tool(t) = step {
+                            let _ = writeln!(
+                                out,
+                                "      or, given --build-context {}=docker-image://IMAGE: {}",
+                                t.image.image.familiar(),
+                                t.image.title("IMAGE")
+                            );
+                        }
                         for c in &r.caches {
                             let id = c.scoped_id("<platform>");
                             let sharing = c.sharing.name();

@@ -1200,6 +1200,110 @@ fn docker28_bun() {
     node_tool(Kind::Docker28, &BUN);
 }
 
+/// A package manager's official image given as a named context, and the local stand-in
+/// (scripts/tool-images.sh) that plays it here, where no container registry is reachable.
+struct ToolImage {
+    example: &'static str,
+    /// The example's default image and the local image that replaces it.
+    base: (&'static str, &'static str),
+    /// `TOOL:VERSION` for scripts/tool-images.sh: the version Strata pins.
+    stand_in: &'static str,
+    /// The named context's key: the official image at that version.
+    official: &'static str,
+    /// The progress line of the copy that replaces the install.
+    copied: &'static str,
+    /// What the install from the registry would show.
+    installed: &'static str,
+    port: u16,
+    /// The tool, run in the image: its version.
+    version: &'static [&'static str],
+    extra_spec: &'static str,
+}
+
+const UV_IMAGE: ToolImage = ToolImage {
+    example: "uv",
+    base: ("python:3.12-slim", PYTHON_BASE),
+    stand_in: "uv:0.13.9",
+    official: "ghcr.io/astral-sh/uv:0.13.9",
+    copied: "copy /uv /uvx from ghcr.io/astral-sh/uv:0.13.9 to /opt/strata/uv/bin",
+    installed: "pip install uv==",
+    port: 80,
+    version: &["/opt/strata/uv/bin/uv", "--version"],
+    extra_spec: "",
+};
+
+const BUN_IMAGE: ToolImage = ToolImage {
+    example: "bun",
+    base: ("node:22-slim", NODE_BASE),
+    stand_in: "bun:1.4.5",
+    official: "oven/bun:1.4.5",
+    copied: "copy /usr/local/bin/bun from oven/bun:1.4.5 to /opt/bun/bin, bunx running /opt/bun/bin/bun x",
+    installed: "npm install -g --prefix /opt/bun",
+    port: 3000,
+    version: &["bunx", "--version"],
+    extra_spec: "build_env = { NODE_EXTRA_CA_CERTS = \"/etc/ssl/certs/ca-certificates.crt\" }\n",
+};
+
+/// The unmodified example built as a user with a registry (or a mirror of it) would: the base
+/// image and the tool's official image replaced through `--build-context`. The tool is copied
+/// from the image (its install never runs), runs from where the install would have put it, and
+/// the image serves GET /.
+fn tool_from_its_image(kind: Kind, t: &ToolImage) {
+    let e = engine(kind);
+    script(&["tool-images.sh", kind.id(), t.stand_in], &e.env);
+    let ws = Workspace::example_as_is(t.example, kind);
+    if !t.extra_spec.is_empty() {
+        let spec = ws.read("strata.toml");
+        ws.write(
+            "strata.toml",
+            &spec.replacen("\n", &format!("\n{}", t.extra_spec), 1),
+        );
+    }
+    let tag = format!("strata-e2e/{}-tool-image:{}", t.example, kind.id());
+    let stand_in = format!("local/strata-{}", t.stand_in);
+    let base = format!("{}=docker-image://{}", t.base.0, t.base.1);
+    let tool = format!("{}=docker-image://{stand_in}", t.official);
+    let b = e.build_ok(
+        &ws.dir,
+        "strata.toml",
+        &tag,
+        &["--build-context", &base, "--build-context", &tool],
+    );
+    assert_eq!(b.vertices_named(t.copied), 1, "{}", b.log);
+    assert!(
+        b.log
+            .contains(&format!("{} from docker.io/{stand_in}", t.official)),
+        "the copy's source is the stand-in:\n{}",
+        b.log
+    );
+    assert!(
+        !b.log.contains(t.installed),
+        "the tool must not be installed from its registry:\n{}",
+        b.log
+    );
+    assert_eq!(e.serve(&tag, t.port), r#"{"Hello":"World"}"#);
+    let version = e.run_output(&tag, t.version);
+    let pinned = t.stand_in.split_once(':').unwrap().1;
+    assert!(version.contains(pinned), "{version}");
+    eprintln!(
+        "[e2e] Docker {} {} from {}: build {:.1?}",
+        kind.id(),
+        t.example,
+        t.official,
+        b.took
+    );
+}
+
+#[test]
+fn docker28_uv_from_its_official_image() {
+    tool_from_its_image(Kind::Docker28, &UV_IMAGE);
+}
+
+#[test]
+fn docker28_bun_from_its_official_image() {
+    tool_from_its_image(Kind::Docker28, &BUN_IMAGE);
+}
+
 /// `runtime` names a different image: it receives the virtualenv and the app from the build stage.
 fn separate_runtime(kind: Kind) {
     let e = engine(kind);

@@ -519,6 +519,95 @@ fn a_named_context_replaces_a_base_image() {
     );
 }
 
+/// uv's official image, as a stand-in or mirror serves it: no shell, nothing but the binaries.
+const UV_IMAGE_CONFIG: &str = r#"{"architecture":"amd64","os":"linux","config":{"Cmd":["/uv"]},"rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000005"]}}"#;
+
+/// `--call outline` tells which named context would copy the tool instead of installing it (buildx
+/// prints the description), and a plan without such a tool says nothing of the kind.
+#[test]
+fn the_outline_names_the_tool_image_a_named_context_can_give() {
+    let description = |name: &str| {
+        let dir = example(name);
+        let outline = subrequest(&dir, "frontend.outline");
+        let json = outline.metadata_json("result.json").unwrap();
+        json["description"].as_str().unwrap().to_string()
+    };
+    let uv = description("uv");
+    assert!(
+        uv.contains(
+            "--build-context ghcr.io/astral-sh/uv:0.13.9=docker-image://IMAGE copies the tool"
+        ),
+        "{uv}"
+    );
+    let pip = description("fastapi");
+    assert!(!pip.contains("--build-context"), "{pip}");
+}
+
+/// The tool's official image is asked for only when a named context replaces it (no registry but
+/// PyPI may be reachable); then uv's step is a copy from the replacement, pinned to the digest
+/// the daemon resolved, and nothing installs uv. A per-platform key works as for base images, and
+/// a replacement that does not resolve is an error naming the option.
+#[test]
+fn a_named_context_replaces_a_tools_install_with_a_copy_from_its_image() {
+    let dir = example("uv");
+    let plain = ok(bridge_for(&dir));
+    assert!(
+        plain.resolves.iter().all(|r| !r.r#ref.contains("uv")),
+        "{:?}",
+        plain.resolves
+    );
+    let g = plain.result_graph().unwrap();
+    assert!(g.find("pip install uv==0.13.9").is_some(), "{}", g.dump());
+
+    let digest = format!("sha256:{}", "e".repeat(64));
+    for key in [
+        "context:ghcr.io/astral-sh/uv:0.13.9",
+        "context:ghcr.io/astral-sh/uv:0.13.9::linux/amd64",
+    ] {
+        let out = ok(bridge_for(&dir)
+            .opt(key, "docker-image://local/strata-uv:0.13.9")
+            .image("local/strata-uv:0.13.9", Some(&digest), UV_IMAGE_CONFIG));
+        assert!(
+            out.resolves
+                .iter()
+                .any(|r| r.r#ref == "docker.io/local/strata-uv:0.13.9"),
+            "{key}: {:?}",
+            out.resolves
+        );
+        let g = out.result_graph().unwrap();
+        assert!(g.find("pip install uv").is_none(), "{key}: {}", g.dump());
+        let copy = g
+            .find("[deps 2/4] copy /uv /uvx from ghcr.io/astral-sh/uv:0.13.9 to /opt/strata/uv/bin")
+            .unwrap_or_else(|| panic!("{key}: {}", g.dump()));
+        let sources: Vec<&str> = g
+            .inputs(copy)
+            .iter()
+            .filter_map(|n| n.identifier())
+            .collect();
+        assert_eq!(
+            sources,
+            [format!(
+                "docker-image://docker.io/local/strata-uv:0.13.9@{digest}"
+            )],
+            "{key}"
+        );
+    }
+    // Another platform's key leaves this platform's install alone.
+    let other = ok(bridge_for(&dir).opt(
+        "context:ghcr.io/astral-sh/uv:0.13.9::linux/arm64",
+        "docker-image://local/strata-uv:0.13.9",
+    ));
+    let g = other.result_graph().unwrap();
+    assert!(g.find("pip install uv==0.13.9").is_some(), "{}", g.dump());
+    assert_eq!(
+        error(bridge_for(&dir).opt(
+            "context:ghcr.io/astral-sh/uv:0.13.9",
+            "docker-image://local/missing:1"
+        )),
+        "build option `context:ghcr.io/astral-sh/uv:0.13.9`: cannot resolve image `docker.io/local/missing:1`: docker.io/local/missing:1: not found"
+    );
+}
+
 #[test]
 fn unknown_options_become_warnings_where_the_daemon_shows_them() {
     let dir = example("fastapi");

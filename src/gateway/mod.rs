@@ -634,6 +634,16 @@ async fn build(
             let resolved = resolve_image(bridge, image, platform, &options, &spec).await?;
             images.insert(image.clone(), resolved);
         }
+        // A tool's official image only when a named context replaces it: without one the tool is
+        // installed from its registry, and the image (often unreachable, as on this project's
+        // CI) is never asked for.
+        for image in plan.tool_images() {
+            let named = options.named_context(&image.familiar(), platform).is_some();
+            if named && !images.contains_key(image) {
+                let resolved = resolve_image(bridge, image, platform, &options, &spec).await?;
+                images.insert(image.clone(), resolved);
+            }
+        }
         lap("resolving images");
         let lowered = lower::lower(&LowerInput {
             plan: &plan,

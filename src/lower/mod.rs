@@ -13,6 +13,7 @@ use crate::llb::{self, Exec, ExtraMount, Graph, State, Vertex};
 use crate::options::{BuildOptions, NetworkMode};
 use crate::plan::{
     ContextPurpose, ContextSelection, CopyFrom, Plan, Sharing, StageFrom, StageName, Step,
+    ToolImage, ToolStep,
 };
 use crate::platform::Platform;
 use crate::reference::ImageRef;
@@ -103,19 +104,30 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
         };
         let total = stage.steps.len();
         for (i, step) in stage.steps.iter().enumerate() {
+            // A tool's official image given as a named context: the tool is copied from it.
+            let tool_image = match step {
+                Step::Tool(tool) => lowerer.tool_image(stage.name, &tool.image.image, ignore_cache),
+                _ => None,
+            };
+            let title = match (step, &tool_image) {
+                (Step::Tool(tool), Some(_)) => tool.image.title(&tool.image.image.familiar()),
+                _ => step.title(),
+            };
             let mut vertex = Vertex {
                 name: format!(
-                    "[{}{} {}/{total}] {}",
+                    "[{}{} {}/{total}] {title}",
                     lowerer.platform_prefix(),
                     stage.name.name(),
                     i + 1,
-                    step.title()
                 ),
                 ignore_cache,
                 location: None,
             };
-            current.state = match step {
-                Step::Run(run) => {
+            current.state = match (step, &tool_image) {
+                (Step::Tool(tool), Some(image)) => {
+                    lowerer.copy_tool(&current.state, image, &tool.image, vertex)
+                }
+                (Step::Run(run) | Step::Tool(ToolStep { install: run, .. }), _) => {
                     vertex.location = run.origin.as_ref().and_then(|span| {
                         let spec = input.spec?;
                         let (s, e) = (spec.position(span.start), spec.position(span.end));
@@ -126,8 +138,8 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
                     });
                     lowerer.run(&current, run, vertex)
                 }
-                Step::Write(write) => lowerer.write(&current.state, write, vertex),
-                Step::Copy(copy) => match &copy.from {
+                (Step::Write(write), _) => lowerer.write(&current.state, write, vertex),
+                (Step::Copy(copy), _) => match &copy.from {
                     CopyFrom::Context(sel) => {
                         lowerer.copy_context(&current.state, sel, &copy.dest, vertex)
                     }
@@ -144,7 +156,7 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
             };
             current.history.push(History {
                 created: options.source_date_epoch.map(rfc3339),
-                created_by: Some(format!("strata: {}", step.title())),
+                created_by: Some(format!("strata: {title}")),
                 comment: Some("strata.v1".into()),
                 ..History::default()
             });
@@ -217,20 +229,10 @@ impl Lowerer<'_, '_> {
             .cloned()
             .unwrap_or_default();
         let reference = resolved.replacement.as_ref().unwrap_or(reference);
-        let pinned = match &resolved.digest {
-            Some(d) if reference.digest.is_none() => reference.pinned(d),
-            _ => reference.clone(),
-        };
-        let mut attrs = BTreeMap::new();
-        match self.input.options.resolve_mode {
-            crate::options::ResolveMode::Default => {}
-            mode => {
-                attrs.insert("image.resolvemode".into(), mode.as_str().into());
-            }
-        }
+        let pinned = pinned(reference, &resolved);
         let state = self.graph.source(
             &format!("docker-image://{pinned}"),
-            attrs,
+            self.image_attrs(),
             Some(self.pb_platform.clone()),
             Vertex {
                 name: format!("[{}{}] FROM {pinned}", self.platform_prefix(), stage.name()),
@@ -253,6 +255,81 @@ impl Lowerer<'_, '_> {
             config: resolved.config,
             history,
         }
+    }
+
+    /// An image source's attributes: the build's `image-resolve-mode`, when not the default.
+    fn image_attrs(&self) -> BTreeMap<String, String> {
+        let mut attrs = BTreeMap::new();
+        match self.input.options.resolve_mode {
+            crate::options::ResolveMode::Default => {}
+            mode => {
+                attrs.insert("image.resolvemode".into(), mode.as_str().into());
+            }
+        }
+        attrs
+    }
+
+    /// The filesystem of the image a named context gave for a tool's official `image` (the
+    /// gateway resolved it, pinned to its digest when the daemon returned one), or `None`: the
+    /// tool is installed.
+    fn tool_image(
+        &mut self,
+        stage: StageName,
+        image: &ImageRef,
+        ignore_cache: bool,
+    ) -> Option<State> {
+        let resolved = self.input.images.get(image)?;
+        let pinned = pinned(resolved.replacement.as_ref()?, resolved);
+        let attrs = self.image_attrs();
+        Some(self.graph.source(
+            &format!("docker-image://{pinned}"),
+            attrs,
+            Some(self.pb_platform.clone()),
+            Vertex {
+                name: format!(
+                    "[{}{}] {} from {pinned}",
+                    self.platform_prefix(),
+                    stage.name(),
+                    image.familiar()
+                ),
+                ignore_cache,
+                location: None,
+            },
+        ))
+    }
+
+    /// The tool's files copied from its image to where the install puts them, and its aliases
+    /// written beside them: one file op, keyed by the image's content and the layer below.
+    fn copy_tool(
+        &mut self,
+        onto: &State,
+        image: &State,
+        tool: &ToolImage,
+        vertex: Vertex,
+    ) -> State {
+        let dest = tool.dest.trim_end_matches('/');
+        let copies = tool
+            .files
+            .iter()
+            .map(|f| {
+                let name = f.rsplit('/').next().unwrap_or(f);
+                llb::copy_action(f, &format!("{dest}/{name}"))
+            })
+            .collect();
+        let aliases = tool
+            .aliases
+            .iter()
+            .map(|(name, command)| {
+                pb::file_action::Action::Mkfile(pb::FileActionMkFile {
+                    path: format!("{dest}/{name}"),
+                    mode: 0o755,
+                    data: format!("#!/bin/sh\nexec {command} \"$@\"\n").into_bytes(),
+                    timestamp: -1,
+                    ..Default::default()
+                })
+            })
+            .collect();
+        self.graph.copy_then(onto, image, copies, aliases, vertex)
     }
 
     fn run(&mut self, on: &Built, run: &crate::plan::RunStep, vertex: Vertex) -> State {
@@ -475,6 +552,15 @@ impl Lowerer<'_, '_> {
                 state
             }
         }
+    }
+}
+
+/// `reference` pinned to the digest the daemon resolved for it, when it returned one and the
+/// reference has none of its own.
+fn pinned(reference: &ImageRef, resolved: &ResolvedImage) -> ImageRef {
+    match &resolved.digest {
+        Some(d) if reference.digest.is_none() => reference.pinned(d),
+        _ => reference.clone(),
     }
 }
 

@@ -579,3 +579,260 @@ fn a_build_of_several_platforms_names_each_step_with_its_platform() {
             .starts_with("[linux/386 base] FROM docker.io/library/python:3.12-slim")
     );
 }
+
+const UV: &str = include_str!("../../examples/uv/strata.toml");
+const UV_PYPROJECT: &str = include_str!("../../examples/uv/pyproject.toml");
+const BUN: &str = include_str!("../../examples/bun/strata.toml");
+const BUN_PACKAGE: &str = include_str!("../../examples/bun/package.json");
+
+/// Lowers `spec_text` for `platform` with its base images resolved as the daemon would, and
+/// `tools`, (official image, replacement, digest), resolved as the gateway does when a named
+/// context replaces a tool's official image.
+fn lower_tools(
+    spec_text: &str,
+    files: &[(&str, &str)],
+    tools: &[(&str, &str, Option<&str>)],
+    platform: &Platform,
+) -> (Lowered, Plan) {
+    let spec = spec(spec_text);
+    let plan = recipe::plan(&spec, &context(files)).unwrap();
+    let mut images = every_image(&plan, None, base_config());
+    for (official, replacement, digest) in tools {
+        images.insert(
+            ImageRef::parse(official).unwrap(),
+            ResolvedImage {
+                replacement: Some(ImageRef::parse(replacement).unwrap()),
+                digest: digest.map(String::from),
+                config: ImageConfig::default(),
+            },
+        );
+    }
+    let lowered = lower(&LowerInput {
+        plan: &plan,
+        images: &images,
+        options: &BuildOptions::default(),
+        platform,
+        caps: &Caps::current(),
+        context: &Context::Local {
+            name: "context".into(),
+            session: None,
+        },
+        spec: Some(&spec.source),
+    })
+    .unwrap();
+    (lowered, plan)
+}
+
+fn uv_files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("pyproject.toml", UV_PYPROJECT),
+        ("uv.lock", "version = 1\n"),
+    ]
+}
+
+fn file_op(ops: &Ops, digest: &str) -> Vec<pb::file_action::Action> {
+    match &ops.ops[digest].op {
+        Some(pb::op::Op::File(f)) => f.actions.iter().filter_map(|a| a.action.clone()).collect(),
+        other => panic!("not a file op: {other:?}"),
+    }
+}
+
+fn source_identifiers(ops: &Ops) -> Vec<String> {
+    ops.ops
+        .values()
+        .filter_map(|op| match &op.op {
+            Some(pb::op::Op::Source(s)) => Some(s.identifier.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Without a named context for uv's official image, uv comes from PyPI in a step of its own, and
+/// the image is never part of the build (it is not reachable where only PyPI is).
+#[test]
+fn without_its_image_named_the_tool_is_installed_from_its_registry() {
+    let (lowered, plan) = lower_tools(UV, &uv_files(), &[], &Platform::linux_amd64());
+    assert_eq!(
+        plan.tool_images()
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>(),
+        ["ghcr.io/astral-sh/uv:0.13.9"]
+    );
+    let ops = Ops::of(&lowered.definition);
+    let tool = ops.find("[deps 2/4]");
+    assert!(ops.name(tool).contains("pip install uv==0.13.9"));
+    let script = ops.exec(tool).meta.as_ref().unwrap().args.join(" ");
+    assert!(script.contains("pip install uv==0.13.9"), "{script}");
+    assert!(
+        source_identifiers(&ops)
+            .iter()
+            .all(|s| !s.contains("astral-sh")),
+        "{:?}",
+        source_identifiers(&ops)
+    );
+}
+
+/// With `--build-context ghcr.io/astral-sh/uv:0.13.9=docker-image://…`, uv's step copies /uv and
+/// /uvx from that image (pinned to its digest) to where the install puts them, runs nothing, and
+/// the install (on PATH through /opt/strata/uv/bin) comes after it.
+#[test]
+fn a_named_tool_image_replaces_the_install_with_a_copy_from_it() {
+    let digest = format!("sha256:{}", "d".repeat(64));
+    let (lowered, _) = lower_tools(
+        UV,
+        &uv_files(),
+        &[(
+            "ghcr.io/astral-sh/uv:0.13.9",
+            "mirror.example/astral-sh/uv:0.13.9",
+            Some(&digest),
+        )],
+        &Platform::linux_amd64(),
+    );
+    let ops = Ops::of(&lowered.definition);
+    assert!(
+        ops.ops
+            .keys()
+            .all(|d| !ops.name(d).contains("pip install uv")),
+        "no install of uv"
+    );
+    let copy =
+        ops.find("[deps 2/4] copy /uv /uvx from ghcr.io/astral-sh/uv:0.13.9 to /opt/strata/uv/bin");
+    let actions = file_op(&ops, copy);
+    let copies: Vec<(String, String)> = actions
+        .iter()
+        .map(|a| match a {
+            pb::file_action::Action::Copy(c) => (c.src.clone(), c.dest.clone()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        copies,
+        [
+            ("/uv".to_string(), "/opt/strata/uv/bin/uv".to_string()),
+            ("/uvx".to_string(), "/opt/strata/uv/bin/uvx".to_string())
+        ]
+    );
+    // Its inputs: the layer below (the virtualenv) and the replacement image, pinned.
+    let inputs = &ops.ops[copy].inputs;
+    assert_eq!(inputs.len(), 2);
+    assert!(
+        ops.name(&inputs[0].digest)
+            .contains("-m venv --without-pip /opt/venv")
+    );
+    let Some(pb::op::Op::Source(image)) = &ops.ops[&inputs[1].digest].op else {
+        panic!("the copy's second input is the image")
+    };
+    assert_eq!(
+        image.identifier,
+        format!("docker-image://mirror.example/astral-sh/uv:0.13.9@{digest}")
+    );
+    assert_eq!(
+        ops.ops[&inputs[1].digest]
+            .platform
+            .as_ref()
+            .unwrap()
+            .architecture,
+        "amd64"
+    );
+    let install = ops.find("uv sync --locked --no-install-project");
+    assert!(ops.closure(install).contains(copy));
+    let history: Vec<String> = lowered
+        .image_config
+        .history
+        .iter()
+        .filter_map(|h| h.created_by.clone())
+        .collect();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.contains("copy /uv /uvx from ghcr.io/astral-sh/uv:0.13.9")),
+        "{history:?}"
+    );
+}
+
+/// The copy is keyed on what the image holds: the same image at another digest is another step,
+/// and the spec's tool version names another image (the named context is keyed on it).
+#[test]
+fn the_copy_follows_the_image_content_and_the_pinned_version() {
+    let copy_of = |digest: &str, spec_text: &str, official: &str| {
+        let (lowered, _) = lower_tools(
+            spec_text,
+            &uv_files(),
+            &[(official, "local/uv:1", Some(digest))],
+            &Platform::linux_amd64(),
+        );
+        let ops = Ops::of(&lowered.definition);
+        let copy = ops.find("copy /uv /uvx from").to_string();
+        (copy, lowered)
+    };
+    let a = format!("sha256:{}", "a".repeat(64));
+    let b = format!("sha256:{}", "b".repeat(64));
+    let (first, _) = copy_of(&a, UV, "ghcr.io/astral-sh/uv:0.13.9");
+    let (again, _) = copy_of(&a, UV, "ghcr.io/astral-sh/uv:0.13.9");
+    let (other, _) = copy_of(&b, UV, "ghcr.io/astral-sh/uv:0.13.9");
+    assert_eq!(first, again, "deterministic");
+    assert_ne!(first, other, "another image content, another step");
+    let pinned = format!("{UV}\n[python]\nuv = \"0.5.11\"\n");
+    let (lowered, _) = lower_tools(
+        &pinned,
+        &uv_files(),
+        &[("ghcr.io/astral-sh/uv:0.13.9", "local/uv:1", Some(&a))],
+        &Platform::linux_amd64(),
+    );
+    let ops = Ops::of(&lowered.definition);
+    ops.find("pip install uv==0.5.11");
+    let (_, lowered) = copy_of(&a, &pinned, "ghcr.io/astral-sh/uv:0.5.11");
+    let ops = Ops::of(&lowered.definition);
+    assert!(
+        ops.ops
+            .keys()
+            .all(|d| !ops.name(d).contains("pip install uv")),
+        "the named context for 0.5.11 replaces the install of 0.5.11"
+    );
+}
+
+/// Bun's official image has `bun` at /usr/local/bin and `bunx` as a link to it: bun is copied to
+/// /opt/bun/bin, where npm's install puts it, and bunx is a script running `bun x`, not a second
+/// copy of the binary. The image is taken for the build's platform.
+#[test]
+fn bun_from_its_image_keeps_bunx_without_a_second_binary() {
+    let arm = Platform::parse("linux/arm64").unwrap();
+    let (lowered, _) = lower_tools(
+        BUN,
+        &[("package.json", BUN_PACKAGE), ("bun.lock", "{}\n")],
+        &[("oven/bun:1.4.5", "local/bun:1.4.5", None)],
+        &arm,
+    );
+    let ops = Ops::of(&lowered.definition);
+    assert!(
+        ops.ops
+            .keys()
+            .all(|d| !ops.name(d).contains("npm install -g")),
+        "no install of bun"
+    );
+    let copy = ops.find("[deps 1/3] copy /usr/local/bin/bun from oven/bun:1.4.5 to /opt/bun/bin");
+    let actions = file_op(&ops, copy);
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    let pb::file_action::Action::Copy(bun) = &actions[0] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(
+        (bun.src.as_str(), bun.dest.as_str()),
+        ("/usr/local/bin/bun", "/opt/bun/bin/bun")
+    );
+    let pb::file_action::Action::Mkfile(bunx) = &actions[1] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(bunx.path, "/opt/bun/bin/bunx");
+    assert_eq!(bunx.mode, 0o755);
+    assert_eq!(
+        String::from_utf8_lossy(&bunx.data),
+        "#!/bin/sh\nexec /opt/bun/bin/bun x \"$@\"\n"
+    );
+    let image = &ops.ops[copy].inputs[1].digest;
+    assert_eq!(
+        ops.ops[image].platform.as_ref().unwrap().architecture,
+        "arm64"
+    );
+}

@@ -8,7 +8,7 @@ use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{
     ContextPurpose, ContextSelection, CopyFrom, CopyStep, EnvList, GeneratedFile, ImageSettings,
-    Plan, RunStep, Sharing, Stage, StageFrom, StageName, Step, WriteStep,
+    Plan, RunStep, Sharing, Stage, StageFrom, StageName, Step, ToolStep, WriteStep,
 };
 use crate::reference::ImageRef;
 use crate::spec::{Command, Spec};
@@ -177,11 +177,18 @@ impl Steps<'_> {
         let mut steps: Vec<Step> = conv
             .setup
             .iter()
-            .map(|command| {
-                Step::Run(RunStep {
+            .map(|setup| {
+                let install = RunStep {
                     cwd: "/".into(),
-                    ..self.step(command.clone(), origin.clone())
-                })
+                    ..self.step(setup.command.clone(), origin.clone())
+                };
+                match &setup.image {
+                    Some(image) => Step::Tool(ToolStep {
+                        install,
+                        image: image.clone(),
+                    }),
+                    None => Step::Run(install),
+                }
             })
             .collect();
         let install = |command: String, origin: Range<usize>| RunStep {

@@ -20,7 +20,7 @@ pub use assemble::plan;
 
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, closest};
-use crate::plan::{CacheMount, CacheScope, EnvList, GeneratedFile, Sharing};
+use crate::plan::{CacheMount, CacheScope, EnvList, GeneratedFile, Sharing, ToolImage};
 use crate::reference::ImageRef;
 use crate::spec::{Command, Spec};
 
@@ -47,6 +47,45 @@ pub enum DepStep {
     /// mounted there only, and the other steps run without them (cargo, whose build reads the
     /// sources of every locked package, so a cache mount could not be what it reads them from).
     Fetch(String),
+}
+
+/// A step run before anything is staged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    /// Run from `/` with the build environment.
+    pub command: String,
+    /// The tool's official image, when the command installs a tool that has one: a named context
+    /// for it replaces the command with a copy from it.
+    pub image: Option<ToolImage>,
+}
+
+impl Setup {
+    /// A tool's install that its official image can replace; a version that makes no valid image
+    /// reference (`ImageRef::parse` refuses it) leaves the install alone.
+    pub fn tool(command: String, image: &str, files: &[&str], dest: &str) -> Setup {
+        let image = ImageRef::parse(image).ok().map(|image| ToolImage {
+            image,
+            files: files.iter().map(|f| f.to_string()).collect(),
+            dest: dest.to_string(),
+            aliases: Vec::new(),
+        });
+        Setup { command, image }
+    }
+}
+
+impl From<String> for Setup {
+    fn from(command: String) -> Setup {
+        Setup {
+            command,
+            image: None,
+        }
+    }
+}
+
+impl From<&str> for Setup {
+    fn from(command: &str) -> Setup {
+        command.to_string().into()
+    }
 }
 
 /// Where the image comes from when the recipe proposes its own runtime.
@@ -82,7 +121,7 @@ pub struct Conventions {
     pub manifest_patterns: Vec<String>,
     /// Run before anything is staged, so their layers survive every manifest edit: the tool
     /// itself (keyed only on its version), the virtualenv.
-    pub setup: Vec<String>,
+    pub setup: Vec<Setup>,
     /// The dependency steps. The spec's `install` replaces the `Install` ones.
     pub deps: Vec<DepStep>,
     pub caches: Vec<CacheMount>,

@@ -15,7 +15,8 @@
 
 use super::cargo::{self, Lockfile, Manifest, Workspace, numeric_version};
 use super::{
-    Artefact, Conventions, DepStep, Recipe, Runtime, cache, env_list, resolve_manifests, shell_word,
+    Artefact, Conventions, DepStep, Recipe, Runtime, Setup, cache, env_list, resolve_manifests,
+    shell_word,
 };
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, closest};
@@ -197,6 +198,7 @@ impl Recipe for Rust {
             setup: opts
                 .musl
                 .then(|| format!("rustup target add {MUSL_TARGET}"))
+                .map(Setup::from)
                 .into_iter()
                 .collect(),
             deps,

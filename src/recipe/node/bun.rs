@@ -7,11 +7,16 @@
 
 use super::{Project, ToolPart, npm_install_global};
 use crate::plan::Sharing;
-use crate::recipe::{cache, env_list};
+use crate::recipe::{Setup, cache, env_list};
 
 pub const DEFAULT_VERSION: &str = "1.4.5";
 const HOME: &str = "/opt/bun";
 const CACHE: &str = "/root/.bun/install/cache";
+/// Bun's official image (Debian, glibc), tagged with Bun's version: `--build-context
+/// oven/bun:<version>=docker-image://…` copies Bun from it instead of installing it from npm.
+/// `bunx` is a link to `bun` there.
+const IMAGE: &str = "oven/bun";
+const IMAGE_BINARY: &str = "/usr/local/bin/bun";
 
 pub const MANIFESTS: &[&str] = &[
     "package.json",
@@ -26,10 +31,21 @@ pub fn part(p: &Project) -> ToolPart {
     let version = p.version();
     // The package's postinstall moves the platform binary into bin/; npm also fetched the other
     // libc's binary (npm does not tell glibc from musl), which nothing runs.
-    let setup = format!(
+    let install = format!(
         "{} && rm -rf {HOME}/lib/node_modules/bun/node_modules && {HOME}/bin/bun --version",
         npm_install_global(HOME, "bun", version)
     );
+    let mut setup = Setup::tool(
+        install,
+        &format!("{IMAGE}:{version}"),
+        &[IMAGE_BINARY],
+        &format!("{HOME}/bin"),
+    );
+    if let Some(image) = &mut setup.image {
+        image
+            .aliases
+            .push(("bunx".into(), format!("{HOME}/bin/bun x")));
+    }
     let frozen = "bun install --frozen-lockfile";
     let install = if p.has_build {
         frozen.to_string()

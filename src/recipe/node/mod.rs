@@ -21,7 +21,8 @@ use serde_json::Value;
 
 use super::package_json::read_package_json;
 use super::{
-    Artefact, Conventions, Probe, Recipe, Runtime, default_image, env_list, resolve_manifests,
+    Artefact, Conventions, Probe, Recipe, Runtime, Setup, default_image, env_list,
+    resolve_manifests,
 };
 use crate::context::{ContextFiles, HEAD_BYTES};
 use crate::diag::{Diagnostic, Diagnostics, Location, Position, SourceText, closest};
@@ -318,7 +319,7 @@ pub(super) struct ToolPart {
     /// What is staged when the spec lists no manifests (those that exist).
     pub manifests: Vec<String>,
     /// Installs the tool, keyed only on its version.
-    pub setup: Vec<String>,
+    pub setup: Vec<Setup>,
     /// The frozen install: production dependencies only, unless a build step needs the others.
     pub install: String,
     pub caches: Vec<CacheMount>,

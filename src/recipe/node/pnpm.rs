@@ -51,7 +51,7 @@ pub fn part(p: &Project) -> ToolPart {
     };
     ToolPart {
         manifests: MANIFESTS.iter().map(|m| m.to_string()).collect(),
-        setup: vec![npm_install_global(HOME, "pnpm", version)],
+        setup: vec![npm_install_global(HOME, "pnpm", version).into()],
         install: install.into(),
         caches: vec![cache(STORE, p.spec, "pnpm", Sharing::Shared)],
         env: env_list(&[("PATH", &format!("{HOME}/bin:$PATH"))]),

@@ -195,6 +195,7 @@ language node · package manager bun 1.4.5 · install keyed by bun.lock, bunfig.
 
 [deps] FROM stage base
   1/3 npm install -g --prefix /opt/bun --cache /tmp/strata-npm-cache bun@1.4.5 && rm -rf /tmp/strata-npm-cache && rm -rf /opt/bun/lib/node_modules/bun/node_modules && /opt/bun/bin/bun --version
+      or, given --build-context oven/bun:1.4.5=docker-image://IMAGE: copy /usr/local/bin/bun from IMAGE to /opt/bun/bin, bunx running /opt/bun/bin/bun x
       env npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false BUN_INSTALL_CACHE_DIR=/root/.bun/install/cache
   2/3 copy bun.lock bunfig.toml package.json to /app
   3/3 bun install --frozen-lockfile --production

@@ -81,7 +81,7 @@ pub fn classic(p: &Project) -> ToolPart {
     };
     let mut part = ToolPart {
         manifests: CLASSIC_MANIFESTS.iter().map(|m| m.to_string()).collect(),
-        setup: vec![npm_install_global(HOME, "yarn", version)],
+        setup: vec![npm_install_global(HOME, "yarn", version).into()],
         install,
         caches: vec![cache(CLASSIC_CACHE, p.spec, "yarn", Sharing::Locked)],
         env: env_list(&[("PATH", &format!("{HOME}/bin:$PATH"))]),
@@ -163,7 +163,7 @@ pub fn berry(p: &Project, release: Option<&str>) -> ToolPart {
     manifests.extend(release.map(str::to_string));
     let mut part = ToolPart {
         manifests,
-        setup: vec![setup],
+        setup: vec![setup.into()],
         install,
         caches: vec![cache(BERRY_GLOBAL, p.spec, "yarn-berry", Sharing::Shared)],
         env,

@@ -21,7 +21,7 @@ use std::ops::Range;
 
 use pyproject::{PathDep, Pipfile, Pyproject, read_pipfile, read_pyproject};
 
-use super::{Artefact, Conventions, DepStep, Recipe, Runtime, default_image, env_list};
+use super::{Artefact, Conventions, DepStep, Recipe, Runtime, Setup, default_image, env_list};
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
 use crate::plan::{CacheMount, EnvList};
@@ -149,7 +149,7 @@ pub(super) struct ToolPart {
     pub manifest_patterns: Vec<String>,
     pub manifests: Vec<String>,
     /// Installing the tool itself, after the virtualenv: keyed only on its version.
-    pub setup: Vec<String>,
+    pub setup: Vec<Setup>,
     pub deps: Vec<DepStep>,
     pub caches: Vec<CacheMount>,
     pub build_env: EnvList,
@@ -271,7 +271,7 @@ impl Recipe for Python {
         let (run, run_notes) = start_command(spec, ctx);
         notes.extend(run_notes);
 
-        let mut setup = vec![make_venv(VENV)];
+        let mut setup: Vec<Setup> = vec![make_venv(VENV).into()];
         setup.extend(part.setup);
         let mut build_env = env_list(&[
             ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),

@@ -57,7 +57,7 @@ pub(super) fn part(p: &Project) -> Result<ToolPart, Diagnostics> {
         package_manager: "pdm".into(),
         manifest_patterns: patterns.clone(),
         manifests: manifests.clone(),
-        setup: vec![install_tool(Tool::Pdm, &p.tool_version, CONSTRAINTS)],
+        setup: vec![install_tool(Tool::Pdm, &p.tool_version, CONSTRAINTS).into()],
         deps: vec![
             DepStep::Stage {
                 patterns,

@@ -53,7 +53,7 @@ pub(super) fn part(p: &Project) -> Result<ToolPart, Diagnostics> {
         package_manager: "pipenv".into(),
         manifest_patterns: patterns.clone(),
         manifests: manifests.clone(),
-        setup: vec![install_tool(Tool::Pipenv, &p.tool_version, &[])],
+        setup: vec![install_tool(Tool::Pipenv, &p.tool_version, &[]).into()],
         deps: vec![
             DepStep::Stage {
                 patterns,

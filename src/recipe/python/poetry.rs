@@ -91,7 +91,7 @@ pub(super) fn part(p: &Project) -> Result<ToolPart, Diagnostics> {
         package_manager: "poetry".into(),
         manifest_patterns: patterns.clone(),
         manifests: manifests.clone(),
-        setup: vec![install_tool(Tool::Poetry, &p.tool_version, &[])],
+        setup: vec![install_tool(Tool::Poetry, &p.tool_version, &[]).into()],
         deps: vec![
             DepStep::Stage {
                 patterns,

@@ -10,7 +10,7 @@ use crate::caps::Caps;
 use crate::lower::tests::Ops;
 use crate::lower::{Context, LowerInput, lower};
 use crate::options::BuildOptions;
-use crate::plan::{CopyFrom, Plan, RunStep, Sharing, StageName, Step};
+use crate::plan::{CopyFrom, Plan, RunStep, Sharing, StageName, Step, ToolStep};
 use crate::platform::Platform;
 use crate::spec::Command;
 
@@ -39,7 +39,7 @@ fn runs(p: &Plan, stage: StageName) -> Vec<&RunStep> {
         .steps
         .iter()
         .filter_map(|s| match s {
-            Step::Run(r) => Some(r),
+            Step::Run(r) | Step::Tool(ToolStep { install: r, .. }) => Some(r),
             _ => None,
         })
         .collect()
@@ -66,6 +66,13 @@ fn deps(p: &Plan) -> Vec<String> {
                 other => panic!("{other:?}"),
             },
             Step::Write(w) => format!("write {}", w.what),
+            Step::Tool(t) => format!(
+                "run {} | or copy {} from {} to {}",
+                t.install.command,
+                t.image.files.join(" "),
+                t.image.image,
+                t.image.dest
+            ),
         })
         .collect()
 }
@@ -101,7 +108,7 @@ fn uv_installs_from_pyproject_and_uv_lock_alone() {
         [
             &format!("run {}", make_venv("/opt/venv")),
             &format!(
-                "run {} && /opt/strata/uv/bin/pip install uv==0.13.9",
+                "run {} && /opt/strata/uv/bin/pip install uv==0.13.9 | or copy /uv /uvx from ghcr.io/astral-sh/uv:0.13.9 to /opt/strata/uv/bin",
                 make_venv("/opt/strata/uv")
             ),
             "copy pyproject.toml uv.lock (include pyproject.toml uv.lock)",
@@ -275,7 +282,7 @@ fn uv_as_a_faster_pip_on_requirements_files() {
         [
             &format!("run {}", make_venv("/opt/venv")),
             &format!(
-                "run {} && /opt/strata/uv/bin/pip install uv==0.13.9",
+                "run {} && /opt/strata/uv/bin/pip install uv==0.13.9 | or copy /uv /uvx from ghcr.io/astral-sh/uv:0.13.9 to /opt/strata/uv/bin",
                 make_venv("/opt/strata/uv")
             ),
             "copy requirements.txt (include requirements.txt)",

@@ -4,8 +4,10 @@
 //! virtualenv, a faster pip. uv's cache is on a cache mount (shared: uv documents it as safe for
 //! concurrent use), with `UV_LINK_MODE=copy` since a cache mount is another filesystem.
 
-use super::super::{Conventions, DepStep, cache, env_list};
-use super::{Project, Tool, ToolPart, VENV, install_tool, local_packages, pip, staged, tool_path};
+use super::super::{Conventions, DepStep, Setup, cache, env_list};
+use super::{
+    Project, Tool, ToolPart, VENV, install_tool, local_packages, pip, staged, tool_dir, tool_path,
+};
 use crate::diag::Diagnostics;
 use crate::plan::Sharing;
 
@@ -14,6 +16,11 @@ pub(super) const VERSION: &str = "0.13.9";
 pub(super) const DEFAULT_MANIFESTS: &[&str] =
     &["pyproject.toml", "uv.lock", "uv.toml", ".python-version"];
 const CACHE: &str = "/root/.cache/uv";
+/// uv's official image (distroless: nothing but the two binaries, at the root), tagged with
+/// uv's version; `--build-context ghcr.io/astral-sh/uv:<version>=docker-image://…` copies uv
+/// from it instead of installing it from PyPI.
+const IMAGE: &str = "ghcr.io/astral-sh/uv";
+const IMAGE_FILES: &[&str] = &["/uv", "/uvx"];
 
 pub(super) fn part(p: &Project) -> Result<ToolPart, Diagnostics> {
     // uv.lock makes it a uv project; without one, requirement files are installed with `uv pip`.
@@ -55,7 +62,12 @@ fn common(p: &Project) -> ToolPart {
         package_manager: "uv".into(),
         manifest_patterns: Vec::new(),
         manifests: Vec::new(),
-        setup: vec![install_tool(Tool::Uv, &p.tool_version, &[])],
+        setup: vec![Setup::tool(
+            install_tool(Tool::Uv, &p.tool_version, &[]),
+            &format!("{IMAGE}:{}", p.tool_version),
+            IMAGE_FILES,
+            &format!("{}/bin", tool_dir(Tool::Uv)),
+        )],
         deps: Vec::new(),
         caches: vec![cache(CACHE, p.spec, "uv", Sharing::Shared)],
         build_env,
