@@ -35,8 +35,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 
-PY_BASE = "local/strata-python:test"
-NODE_BASE = "local/strata-node:test"
+# Tags of their own (bench/run.sh makes them from scripts/base-images.sh's): other worktrees'
+# base-images.sh re-import local/strata-python:test from their own recipe while a run goes on (seen:
+# a python image without pip, mid-run).
+PY_BASE = "local/strata-bench-python:test"
+NODE_BASE = "local/strata-bench-node:test"
 # The official images the compiled languages' specs and best Dockerfiles name, replaced by the
 # local stand-ins through named contexts (as tests/e2e.rs does): the same for every variant.
 CONTEXTS = {

@@ -293,7 +293,7 @@ def size_table(raw):
     return L
 
 
-def markdown(raw, summ, tl, frontend, targs, rpc=None, rows=None):
+def markdown(raw, summ, tl, frontend, targs, rpc=None, rows=None, carried=None):
     m = raw["meta"]
     d, mc, cfg = m["docker"], m["machine"], m["config"]
     variants = [v for v in VARIANTS if v in cfg["variants"]]
@@ -345,6 +345,9 @@ def markdown(raw, summ, tl, frontend, targs, rpc=None, rows=None):
                 L += step_breakdown(raw, app, t["phase"], ["strata", t["ref_variant"]])
                 L.append("")
     L.append("## Other targets\n")
+    if carried and frontend:
+        L.append(f"The frontend micro-benchmark figures are carried over from {carried}; the image "
+                 "size is this run's.\n")
     L.append("| target | measured | |")
     L.append("|---|---|---|")
     for t in targs:
@@ -401,6 +404,8 @@ def markdown(raw, summ, tl, frontend, targs, rpc=None, rows=None):
 
     if rpc:
         L.append("## Strata's gateway session on the daemon, call by call\n")
+        if carried:
+            L.append(f"*Not measured in this run: carried over from {carried}.*\n")
         L.append("From `bench/rpc_profile.py`: the same binary with HTTP/2 frame logging, no-op "
                  "builds; medians in ms. *start* is the frontend image being ready to the first "
                  "request (container and process start, BuildKit's), *session* Ping to the "
@@ -423,6 +428,8 @@ def markdown(raw, summ, tl, frontend, targs, rpc=None, rows=None):
 
     if frontend:
         L.append("## Frontend without a daemon\n")
+        if carried:
+            L.append(f"*Not measured in this run: carried over from {carried}.*\n")
         L.append(f"The release binary (`{Path(frontend['binary']['path']).name}`, "
                  f"{frontend['binary']['size_bytes'] / 1e6:.2f} MB static, stripped) run under "
                  f"{frontend['harness']}: spawn to the accepted `Return`, peak RSS of the child.\n")
@@ -554,6 +561,8 @@ def main():
     p.add_argument("--rpc", help="bench/rpc_profile.py output (JSON)")
     p.add_argument("--out", required=True, help="output path without extension")
     p.add_argument("--chart", default="svg", choices=["svg", "png"])
+    p.add_argument("--carried-from", help="the --frontend and --rpc results are an earlier run's "
+                                          "(say which): the markdown says so")
     a = p.parse_args()
     raw = json.loads(Path(a.raw).read_text())
     frontend = json.loads(Path(a.frontend).read_text()) if a.frontend else None
@@ -566,11 +575,13 @@ def main():
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {"meta": raw["meta"], "targets": targs, "row_targets": rows,
+              "frontend_and_rpc_carried_from": a.carried_from,
               "image_sizes": raw.get("image_sizes"), "summary": summ, "noop_timeline": tl,
               "frontend": frontend, "rpc_profile": rpc, "builds": raw["builds"],
               "timeline": raw.get("timeline")}
     out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(raw, summ, tl, frontend, targs, rpc, rows))
+    out.with_suffix(".md").write_text(markdown(raw, summ, tl, frontend, targs, rpc, rows,
+                                               a.carried_from))
     chart(raw, summ, tl, frontend, str(out.with_suffix("." + a.chart)))
     for t in targs:
         print(f"{'PASS' if t['pass'] else 'MISS'}  {t['target']}: {t['measured']}")

@@ -65,6 +65,15 @@ eval "$(scripts/docker-env.sh "$engine")"
 # The local stand-ins of every example's images (python, node; the compiled languages' toolchain
 # and runtime images).
 scripts/base-images.sh "$engine" python node go static rust debian java jre
+# The python and node bases under tags of the bench's own, so another worktree's base-images.sh
+# (an older recipe: python without pip) cannot swap them during the run; the python base must be
+# like the official image (pip, no EXTERNALLY-MANAGED marker), which the pip row's best relies on.
+docker run --rm local/strata-python:test sh -c 'command -v pip >/dev/null && ! ls /usr/lib/python3*/EXTERNALLY-MANAGED >/dev/null 2>&1' || {
+  echo "local/strata-python:test has no pip or has EXTERNALLY-MANAGED: FORCE=1 scripts/base-images.sh $engine python" >&2
+  exit 1
+}
+docker tag local/strata-python:test local/strata-bench-python:test
+docker tag local/strata-node:test local/strata-bench-node:test
 
 step "frontend image $frontend_tag from this tree"
 scripts/frontend-image.sh "$frontend_tag"
