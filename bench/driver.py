@@ -35,24 +35,93 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
 
-APPS = {
-    "fastapi": {
-        "base": "local/strata-python:test",
-        "source": "app/main.py",
-        "comment": "#",
-        "install": "pip install",  # in the install step's progress name, for every variant
-    },
-    "express": {
-        "base": "local/strata-node:test",
-        "source": "server.js",
-        "comment": "//",
-        "install": "npm ci",
-    },
+# Tags of their own (bench/run.sh makes them from scripts/base-images.sh's): other worktrees'
+# base-images.sh re-import local/strata-python:test from their own recipe while a run goes on (seen:
+# a python image without pip, mid-run).
+PY_BASE = "local/strata-bench-python:test"
+NODE_BASE = "local/strata-bench-node:test"
+# The official images the compiled languages' specs and best Dockerfiles name, replaced by the
+# local stand-ins through named contexts (as tests/e2e.rs does): the same for every variant.
+CONTEXTS = {
+    "go": {"golang:1.24": "local/strata-go:test",
+           "gcr.io/distroless/static-debian12:nonroot": "local/strata-static:test"},
+    "rust": {"rust:1-slim-bookworm": "local/strata-rust:test",
+             "debian:bookworm-slim": "local/strata-debian:test"},
+    "java": {"maven:3-eclipse-temurin-21": "local/strata-java:test",
+             "eclipse-temurin:21-jre": "local/strata-jre:test"},
 }
-VARIANTS = ["strata", "naive", "seed", "best", "best-syntax"]
+
+
+def python_app(manager, install, best_install=None, source="app/main.py", manifest="pyproject.toml"):
+    return {"kind": "interpreted", "manager": manager, "base": PY_BASE, "source": source,
+            "comment": "#", "install": {"strata": install, "best": best_install or install},
+            "dep_marker": (manifest, "#")}
+
+
+def node_app(manager, install, best_install=None, source="server.js", extra_spec=""):
+    return {"kind": "interpreted", "manager": manager, "base": NODE_BASE, "source": source,
+            "comment": "//", "install": {"strata": install, "best": best_install or install},
+            "dep_marker": ("package.json", "json"), "extra_spec": extra_spec}
+
+
+# Per app: the base image (interpreted: a `base` line in the spec, ARG BASE in the Dockerfiles) or
+# the named contexts (compiled), the source file an app edit touches, the progress-name marker of
+# the dependency step per variant (best-syntax, naive and seed use best's unless named), where the
+# dependency edit's unique marker goes (file, comment syntax), and for Rust the line that shows a
+# dependency compiling (an app edit must never show it).
+APPS = {
+    "fastapi": python_app("pip", "pip install -r requirements.txt", "pip install",
+                          manifest="requirements.txt"),
+    "uv": python_app("uv", "uv sync --locked --no-install-project"),
+    "poetry": python_app("poetry", "--no-root --no-directory"),
+    "pipenv": python_app("pipenv", "pipenv install --deploy", "pipenv sync", manifest="Pipfile"),
+    "pdm": python_app("pdm", "pdm install --check"),
+    "express": node_app("npm", "npm ci"),
+    "pnpm": node_app("pnpm", "install --frozen-lockfile", "--frozen-lockfile"),
+    "yarn-classic": node_app("yarn 1", "yarn install --frozen-lockfile"),
+    "yarn-berry": node_app("yarn 4", "yarn install --immutable"),
+    # Bun reads its own CA list; the proxy's CA is in the system bundle (as tests/e2e.rs).
+    "bun": node_app("bun", "bun install --frozen-lockfile", source="server.ts",
+                    extra_spec='build_env = { NODE_EXTRA_CA_CERTS = "/etc/ssl/certs/ca-certificates.crt" }\n'),
+    "go": {"kind": "compiled", "manager": "go", "contexts": CONTEXTS["go"], "source": "main.go",
+           "comment": "//", "install": {"strata": "go mod download", "best": "go mod download"},
+           "dep_marker": ("go.mod", "//"), "toolchain": "local/strata-go:test",
+           "runtime": "local/strata-static:test"},
+    "rust": {"kind": "compiled", "manager": "cargo", "contexts": CONTEXTS["rust"],
+             "source": "crates/greeting/src/lib.rs", "comment": "//",
+             "install": {"strata": "[deps 3/3] cargo build", "best": "cargo chef cook",
+                         "best-cachemount": None},
+             "dep_marker": ("Cargo.toml", "#"), "compiles_dep": "Compiling httparse",
+             "toolchain": "local/strata-rust:test", "runtime": "local/strata-debian:test"},
+    "java-maven": {"kind": "compiled", "manager": "maven", "contexts": CONTEXTS["java"],
+                   "source": "src/main/java/example/Main.java", "comment": "//",
+                   "install": {"strata": "go-offline-maven-plugin",
+                               "best": "dependency:go-offline"},
+                   "dep_marker": ("pom.xml", "xml"), "toolchain": "local/strata-java:test",
+                   "runtime": "local/strata-jre:test"},
+}
+# naive and seed exist for the first two apps only (the old benchmark's reference points).
+VARIANTS = ["strata", "naive", "seed", "best", "best-cachemount", "best-syntax"]
+DOCKERFILE_VARIANTS = {"naive", "seed", "best", "best-cachemount"}
 PHASES = ["cold", "app", "dep", "noop"]
 PY_DEP = "six==1.16.0"
 NPM_DEP = "is-number@7.0.0"
+
+
+def app_variants(app, variants, compiled_syntax=False):
+    """The requested variants this app has a Dockerfile for. best-syntax (the fixed cost of a
+    gateway frontend, which the app-edit and no-op targets of the package managers compare with)
+    only for compiled apps when asked: their targets are against best, and a cold Rust best-syntax
+    build compiles cargo-chef once more (minutes)."""
+    have = {p.stem for p in (BENCH / "apps" / app).glob("*.Dockerfile")}
+    syntax = "best" in have and (compiled_syntax or APPS[app]["kind"] != "compiled")
+    return [v for v in variants if v == "strata" or (v == "best-syntax" and syntax)
+            or v in have]
+
+
+def install_marker(app, variant):
+    markers = APPS[app]["install"]
+    return markers.get(variant, markers["best"]) if variant != "strata" else markers["strata"]
 
 
 def log(msg):
@@ -61,6 +130,20 @@ def log(msg):
 
 def docker(*args, check=True):
     return subprocess.run(["docker", *args], check=check, capture_output=True, text=True)
+
+
+def prune_cache():
+    """`docker builder prune -af`. On a daemon shared with running tests the CLI was seen to hang
+    after the prune was done (a second prune right after answered at once with 0 B): so it gets a
+    deadline, and one more prune after it confirms the cache is empty."""
+    for attempt in range(3):
+        try:
+            subprocess.run(["docker", "builder", "prune", "-af"], check=True, capture_output=True,
+                           text=True, timeout=60)
+            return
+        except subprocess.TimeoutExpired:
+            log(f"WARNING: docker builder prune took over 60 s (attempt {attempt + 1}); again")
+    sys.exit("docker builder prune does not finish")
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,63 +158,55 @@ class Workspace:
         self.dir = root / f"{app}-{variant}"
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.copytree(REPO / "examples" / app, self.dir)
-        # Same local base for every variant: the spec gets a `base` line (as tests/e2e.rs does),
-        # the Dockerfiles get --build-arg BASE. The syntax line names the frontend image built for
-        # this run, so other users of local/strata:dev on the daemon do not change what is measured.
+        # The syntax line names the frontend image built for this run, so other users of
+        # local/strata:dev on the daemon do not change what is measured. Interpreted apps get the
+        # local base as a `base` line (as tests/e2e.rs does; the Dockerfiles get --build-arg
+        # BASE); compiled apps keep their spec and get named contexts (build_args).
         spec = (self.dir / "strata.toml").read_text().split("\n", 1)
         assert spec[0].startswith("# syntax="), "examples start with the syntax line"
-        (self.dir / "strata.toml").write_text(
-            f"# syntax={frontend}\nbase = \"{APPS[app]['base']}\"\n{spec[1]}"
-        )
+        a = APPS[app]
+        extra = f"base = \"{a['base']}\"\n" if "base" in a else ""
+        extra += a.get("extra_spec", "")
+        (self.dir / "strata.toml").write_text(f"# syntax={frontend}\n{extra}{spec[1]}")
 
     def edit_source(self, token):
         a = APPS[self.app]
         with open(self.dir / a["source"], "a") as f:
             f.write(f"{a['comment']} bench edit {token}\n")
 
-    def edit_deps(self, token, npm_dep_dir):
-        if self.app == "fastapi":
-            with open(self.dir / "requirements.txt", "a") as f:
-                f.write(f"{PY_DEP}\n# bench {token}\n")
-        else:
-            # package.json + package-lock.json with the package added (made once by the host's
-            # npm); the description carries the marker (npm ci ignores it).
-            shutil.copy(npm_dep_dir / "package-lock.json", self.dir / "package-lock.json")
-            pkg = json.loads((npm_dep_dir / "package.json").read_text())
+    def edit_deps(self, token):
+        """The manifest and lockfile with one package added (bench/apps/<app>/dep-edit/, made by
+        the tool itself: bench/apps/make-dep-edits.sh), plus a unique marker the tools ignore."""
+        src = BENCH / "apps" / self.app / "dep-edit"
+        for f in src.rglob("*"):
+            if f.is_file():
+                shutil.copy(f, self.dir / f.relative_to(src))
+        name, syntax = APPS[self.app]["dep_marker"]
+        path = self.dir / name
+        if syntax == "json":  # package.json: the description (no tool's frozen install reads it)
+            pkg = json.loads(path.read_text())
             pkg["description"] = f"{pkg.get('description', '')} (bench {token})"
-            (self.dir / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
+            path.write_text(json.dumps(pkg, indent=2) + "\n")
+        else:
+            line = f"<!-- bench {token} -->" if syntax == "xml" else f"{syntax} bench {token}"
+            with open(path, "a") as f:
+                f.write(f"\n{line}\n")
 
     def build_args(self, engine, tag, df_frontend):
+        a = APPS[self.app]
         if self.variant == "strata":
             f, extra = self.dir / "strata.toml", []
         else:
             name = "best" if self.variant == "best-syntax" else self.variant
             f = BENCH / "apps" / self.app / f"{name}.Dockerfile"
-            extra = ["--build-arg", f"BASE={APPS[self.app]['base']}"]
+            extra = ["--build-arg", f"BASE={a['base']}"] if "base" in a else []
             if self.variant == "best-syntax":
                 # The same Dockerfile as `best`, through the Dockerfile frontend as an image.
                 extra += ["--build-arg", f"BUILDKIT_SYNTAX={df_frontend}"]
+        for name, image in a.get("contexts", {}).items():
+            extra += ["--build-context", f"{name}=docker-image://{image}"]
         cmd = ["buildx", "build"] if engine == "26" else ["build"]
         return cmd + ["-t", tag, "-f", str(f), *extra, str(self.dir)]
-
-
-def prepare_npm_dep(work):
-    """package.json + package-lock.json of the express example with one more package, from the
-    host's npm (registry reachable); reused by every dependency edit."""
-    out = work / "npm-dep"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    for f in ("package.json", "package-lock.json"):
-        shutil.copy(REPO / "examples" / "express" / f, out / f)
-    subprocess.run(
-        ["npm", "install", "--package-lock-only", "--save-exact", "--ignore-scripts",
-         "--no-audit", "--no-fund", NPM_DEP],
-        cwd=out, check=True, stdout=subprocess.DEVNULL,
-    )
-    name = NPM_DEP.rsplit("@", 1)[0]
-    assert name in json.loads((out / "package.json").read_text())["dependencies"]
-    assert f"node_modules/{name}" in json.loads((out / "package-lock.json").read_text())["packages"]
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,11 +234,16 @@ def expected_cached(variant, phase):
     return True
 
 
+class BuildFailed(Exception):
+    pass
+
+
 class Runner:
     def __init__(self, args, logs):
         self.args, self.logs = args, logs
         self.builds = []
-        self.npm_dep = None
+        self.image_sizes = {}
+        self.failures = []
 
     def build(self, ws, phase, index, rep, progress="plain"):
         tag = f"strata-bench/{ws.app}:{ws.variant}"
@@ -175,41 +255,66 @@ class Runner:
         started = time.time()
         t0 = time.perf_counter()
         with open(path, "w") as out:
-            rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
+            try:
+                # A deadline: a registry connection was seen to stall for minutes (npm through
+                # the proxy), and one build must not hold up an hour's run.
+                timeout = self.args.build_timeout * (3 if ws.app == "rust" else 1)
+                rc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                    timeout=timeout).returncode
+            except subprocess.TimeoutExpired:
+                rc = "timeout"
         seconds = time.perf_counter() - t0
         text = path.read_text()
         if rc != 0:
-            sys.exit(f"build failed ({' '.join(cmd)}); log: {path}\n{text[-3000:]}")
+            # The rest of this sequence is skipped; the run goes on (a whole run is an hour).
+            log(f"ERROR: build failed ({' '.join(cmd)}); log: {path}\n{text[-2000:]}")
+            self.failures.append({"rep": rep, "app": ws.app, "variant": ws.variant,
+                                  "phase": phase, "log": str(path)})
+            raise BuildFailed()
         record = {
             "rep": rep, "app": ws.app, "variant": ws.variant, "phase": phase, "index": index,
             "seconds": seconds, "started": started, "load1": load,
             "log": str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
         }
         if progress == "plain" and phase in PHASES:
-            cached = install_cached(text, APPS[ws.app]["install"])
-            record["install_cached"] = cached
-            record["install_as_expected"] = cached == expected_cached(ws.variant, phase)
-            if not record["install_as_expected"]:
-                log(f"WARNING: {ws.app}/{ws.variant} {phase}: install CACHED={cached}, "
-                    f"expected {expected_cached(ws.variant, phase)} (log {path})")
+            marker = install_marker(ws.app, ws.variant)
+            if marker is None:  # no dependency step of its own (Rust's cache-mount Dockerfile)
+                record["install_cached"] = None
+                record["install_as_expected"] = True
+            else:
+                cached = install_cached(text, marker)
+                record["install_cached"] = cached
+                record["install_as_expected"] = cached == expected_cached(ws.variant, phase)
+                if not record["install_as_expected"]:
+                    log(f"WARNING: {ws.app}/{ws.variant} {phase}: install CACHED={cached}, "
+                        f"expected {expected_cached(ws.variant, phase)} (log {path})")
+            compiles = APPS[ws.app].get("compiles_dep")
+            if compiles:
+                record["compiled_dependency"] = compiles in text
+                if phase == "app" and record["compiled_dependency"]:
+                    log(f"WARNING: {ws.app}/{ws.variant} app edit compiled a dependency ({path})")
         return record, text
 
     def sequence(self, rep, app, variant, token):
         ws = Workspace(Path(self.args.work), app, variant, self.args.frontend)
         t0 = time.perf_counter()
-        docker("builder", "prune", "-af")
+        prune_cache()
         prune = time.perf_counter() - t0
         steps = [("cold", None)]
         steps += [("app", ws.edit_source)] * self.args.app_edits
-        steps += [("dep", lambda t: ws.edit_deps(t, self.npm_dep))]
-        steps += [("noop", None)] * self.args.noops
+        steps += [("dep", ws.edit_deps)]
+        compiled = APPS[app]["kind"] == "compiled"
+        steps += [("noop", None)] * (self.args.compiled_noops if compiled else self.args.noops)
         counts, images = {}, set()
         for phase, edit in steps:
             index = counts.get(phase, 0)
             counts[phase] = index + 1
             if edit:
                 edit(f"{token}-{app}-{variant}-{phase}{index}")
-            rec, text = self.build(ws, phase, index, rep)
+            try:
+                rec, text = self.build(ws, phase, index, rep)
+            except BuildFailed:
+                return False
             rec["prune_seconds"] = prune if phase == "cold" else None
             self.builds.append(rec)
             images.update(l.split("sha256:")[1].split()[0] for l in text.splitlines()
@@ -219,9 +324,14 @@ class Runner:
         # Keep the disk from filling with superseded images of this sequence (ours only).
         current = docker("image", "inspect", "-f", "{{.Id}}", f"strata-bench/{app}:{variant}",
                          check=False).stdout.strip().removeprefix("sha256:")
+        size = docker("image", "inspect", "-f", "{{.Size}}", f"strata-bench/{app}:{variant}",
+                      check=False).stdout.strip()
+        if size.isdigit():
+            self.image_sizes.setdefault(app, {})[variant] = int(size)
         stale = [i for i in images if i != current]
         if stale:
             docker("rmi", *stale, check=False)
+        return True
 
     def timeline(self, app, variants, runs):
         """No-op builds with rawjson progress: daemon timestamps for every vertex."""
@@ -332,8 +442,12 @@ def meta(args):
         for line in f:
             if line.startswith("MemTotal:"):
                 mem = round(int(line.split()[1]) / 1024 / 1024, 1)
+    refs = [args.frontend, args.df_frontend]
+    for app in args.apps:
+        a = APPS[app]
+        refs += [a[k] for k in ("base", "toolchain", "runtime") if k in a]
     images = {}
-    for ref in (args.frontend, args.df_frontend, *(a["base"] for a in APPS.values())):
+    for ref in dict.fromkeys(refs):
         images[ref] = json.loads(run("docker", "image", "inspect", "-f",
                                      '{"id":"{{.Id}}","size":{{.Size}}}', ref) or "null")
     return {
@@ -358,10 +472,21 @@ def meta(args):
         },
         "images": images,
         "config": {
-            "reps": args.reps, "app_edits": args.app_edits, "noops": args.noops,
+            "reps": args.reps, "compiled_reps": args.compiled_reps, "app_edits": args.app_edits,
+            "noops": args.noops, "compiled_noops": args.compiled_noops,
+            "timeline_apps": args.timeline_apps,
+            "managers": {app: APPS[app]["manager"] for app in args.apps},
+            "kinds": {app: APPS[app]["kind"] for app in args.apps},
+            "app_variants": {app: app_variants(app, args.variants, args.compiled_syntax)
+                             for app in args.apps},
+            "images_of": {app: {k: APPS[app][k] for k in ("base", "toolchain", "runtime")
+                                if k in APPS[app]} for app in args.apps},
             "timeline_runs": args.timeline_runs, "apps": args.apps, "variants": args.variants,
             "frontend": args.frontend, "dockerfile_frontend": args.df_frontend,
             "py_dep": PY_DEP, "npm_dep": NPM_DEP,
+            "dep_edits": {app: sorted(str(f.relative_to(BENCH / "apps" / app / "dep-edit"))
+                                      for f in (BENCH / "apps" / app / "dep-edit").rglob("*")
+                                      if f.is_file()) for app in args.apps},
         },
     }
 
@@ -369,12 +494,18 @@ def meta(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--engine", default="26", choices=["26", "20"])
-    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--reps", type=int, default=5, help="repetitions of interpreted apps")
+    p.add_argument("--compiled-reps", type=int, default=2,
+                   help="repetitions of compiled apps (go, rust, java-maven: minutes per cold build)")
     p.add_argument("--app-edits", type=int, default=2, help="app-source edits per sequence")
     p.add_argument("--noops", type=int, default=3, help="no-op rebuilds per sequence")
+    p.add_argument("--compiled-noops", type=int, default=2,
+                   help="no-op rebuilds per sequence of a compiled app")
     p.add_argument("--timeline-runs", type=int, default=10,
                    help="rawjson no-op builds per variant for the no-op breakdown (0: none)")
-    p.add_argument("--apps", default="fastapi,express")
+    p.add_argument("--timeline-apps", default="fastapi,express",
+                   help="apps of the no-op breakdown")
+    p.add_argument("--apps", default=",".join(APPS), help=f"subset of {','.join(APPS)}")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--frontend", default="local/strata:bench")
     p.add_argument("--df-frontend", default="local/dockerfile-frontend:debian")
@@ -382,35 +513,66 @@ def main():
     p.add_argument("--logs", required=True, help="directory for the build logs")
     p.add_argument("--out", required=True, help="raw results (JSON)")
     p.add_argument("--seed", type=int, default=None, help="seed of the per-run token")
+    p.add_argument("--compiled-syntax", action="store_true",
+                   help="best-syntax for go, rust and java-maven too")
+    p.add_argument("--build-timeout", type=float, default=300,
+                   help="seconds one build may take before it counts as failed (rust: ×3)")
     args = p.parse_args()
     if args.engine == "20" and args.timeline_runs:
         log("Docker 20.10's CLI has no rawjson progress: no no-op breakdown on engine 20")
         args.timeline_runs = 0
     args.apps = args.apps.split(",")
     args.variants = args.variants.split(",")
+    args.timeline_apps = [a for a in args.timeline_apps.split(",") if a in args.apps]
     for v in args.variants:
-        assert v in VARIANTS, f"unknown variant {v}"
+        if v not in VARIANTS:
+            p.error(f"--variants: unknown variant {v} (one of {', '.join(VARIANTS)})")
+    for a in args.apps:
+        if a not in APPS:
+            p.error(f"--apps: unknown app {a} (one of {', '.join(APPS)})")
+        if not (BENCH / "apps" / a / "dep-edit").is_dir():
+            p.error(f"--apps: no bench/apps/{a}/dep-edit/ (run bench/apps/make-dep-edits.sh {a})")
 
     work, logs = Path(args.work), Path(args.logs)
     shutil.rmtree(logs, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     runner = Runner(args, logs)
     result = {"meta": meta(args)}
-    if "express" in args.apps:
-        runner.npm_dep = prepare_npm_dep(work)
     token = f"{int(time.time())}-{random.Random(args.seed).getrandbits(32):08x}"
     started = time.perf_counter()
-    for rep in range(args.reps):
+    for rep in range(max(args.reps, args.compiled_reps)):
         for a, app in enumerate(args.apps):
-            k = (rep + a) % len(args.variants)
-            for variant in args.variants[k:] + args.variants[:k]:
-                runner.sequence(rep, app, variant, f"{token}-r{rep}")
+            compiled = APPS[app]["kind"] == "compiled"
+            if rep >= (args.compiled_reps if compiled else args.reps):
+                continue
+            variants = app_variants(app, args.variants, args.compiled_syntax)
+            k = (rep + a) % len(variants)
+            for variant in variants[k:] + variants[:k]:
+                done = len(runner.builds)
+                if not runner.sequence(rep, app, variant, f"{token}-r{rep}"):
+                    # Once more from the prune, without the failed sequence's builds (a stalled
+                    # registry connection, seen here, is not the variant's doing).
+                    del runner.builds[done:]
+                    log(f"rep {rep} {app} {variant}: the sequence once more")
+                    runner.sequence(rep, app, variant, f"{token}-r{rep}b")
+                # What is done so far, so an interrupted run can still be reported.
+                partial = {**result, "builds": runner.builds, "image_sizes": runner.image_sizes,
+                           "failures": runner.failures, "timeline": []}
+                partial["meta"] = {**result["meta"], "duration_seconds":
+                                   time.perf_counter() - started, "partial": True}
+                Path(args.out).write_text(json.dumps(partial, indent=1) + "\n")
     result["builds"] = runner.builds
-    timeline_variants = [v for v in ("strata", "best", "best-syntax") if v in args.variants]
+    result["failures"] = runner.failures
+    result["image_sizes"] = runner.image_sizes
     result["timeline"] = []
     if args.timeline_runs:
-        for app in args.apps:
-            result["timeline"] += runner.timeline(app, timeline_variants, args.timeline_runs)
+        for app in args.timeline_apps:
+            timeline_variants = [v for v in ("strata", "best", "best-syntax")
+                                 if v in app_variants(app, args.variants, True)]
+            try:
+                result["timeline"] += runner.timeline(app, timeline_variants, args.timeline_runs)
+            except BuildFailed:
+                pass
     result["meta"]["duration_seconds"] = time.perf_counter() - started
     result["meta"]["load_after"] = os.getloadavg()
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

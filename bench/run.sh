@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh -- the Strata benchmark, end to end, in one command (root; see bench/README.md).
 #
-#   bench/run.sh [--engine 26|20] [--reps N] [--name NAME] [driver options...]
+#   bench/run.sh [--engine 26|20] [--reps N] [--compiled-reps N] [--apps A,B] [--name NAME] [driver options...]
 #
 # Sets up what it needs through the project's scripts (engine, local base images, the frontend
 # image built from this tree, the Dockerfile frontend image), then:
@@ -14,12 +14,17 @@
 # Options (defaults in brackets):
 #   --engine 26|20        Docker 26.1 + BuildKit v0.13 [26], or Docker 20.10 + BuildKit v0.8
 #                         (no `best-syntax` variant there: the v0.13 Dockerfile frontend image)
-#   --reps N              repetitions of every app x variant sequence [8]
+#   --reps N              repetitions of every interpreted app x variant sequence [3]
+#   --compiled-reps N     the same for go, rust and java-maven [2] (a cold Rust best build
+#                         compiles cargo-chef: minutes)
+#   --apps A,B,...        a subset of fastapi,uv,poetry,pipenv,pdm,express,pnpm,yarn-classic,
+#                         yarn-berry,bun,go,rust,java-maven [all]
+#   --frontend TAG        the frontend image built from this tree [local/strata:bench]
 #   --name NAME           results name [docker<engine>]
 #   --fe-runs N           runs per case of the frontend micro-benchmark [30]
 #   --skip-frontend-bench reuse the last frontend micro-benchmark result of this name
-#   anything else         passed to bench/driver.py (--app-edits, --noops, --timeline-runs,
-#                         --apps, --variants; see bench/driver.py --help)
+#   anything else         passed to bench/driver.py (--app-edits, --noops, --compiled-noops,
+#                         --timeline-runs, --timeline-apps, --variants; bench/driver.py --help)
 #
 # Env: STRATA_BENCH_WORK (default /var/tmp/strata/bench): venv, workspaces, intermediate files.
 set -euo pipefail
@@ -27,11 +32,15 @@ t_start=$(date +%s)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-engine=26 reps=8 name='' fe_runs=30 skip_fe=0 driver_args=()
+engine=26 reps=3 compiled_reps=2 apps='' name='' fe_runs=30 skip_fe=0 driver_args=()
+frontend_tag=local/strata:bench
 while [ $# -gt 0 ]; do
   case "$1" in
     --engine) engine=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
+    --compiled-reps) compiled_reps=$2; shift 2 ;;
+    --apps) apps=$2; shift 2 ;;
+    --frontend) frontend_tag=$2; shift 2 ;;
     --name) name=$2; shift 2 ;;
     --fe-runs) fe_runs=$2; shift 2 ;;
     --skip-frontend-bench) skip_fe=1; shift ;;
@@ -44,7 +53,7 @@ name=${name:-docker$engine}
 work=${STRATA_BENCH_WORK:-/var/tmp/strata/bench}
 results=$repo/bench/results
 logs=$results/logs/$name
-frontend_tag=local/strata:bench
+[ -z "$apps" ] || driver_args+=(--apps "$apps")
 mkdir -p "$work" "$results"
 
 step() { printf '\n[bench %s] == %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -53,7 +62,18 @@ step() { printf '\n[bench %s] == %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 step "engine $engine, base images"
 scripts/docker-up.sh "$engine"
 eval "$(scripts/docker-env.sh "$engine")"
-scripts/base-images.sh "$engine" python node
+# The local stand-ins of every example's images (python, node; the compiled languages' toolchain
+# and runtime images).
+scripts/base-images.sh "$engine" python node go static rust debian java jre
+# The python and node bases under tags of the bench's own, so another worktree's base-images.sh
+# (an older recipe: python without pip) cannot swap them during the run; the python base must be
+# like the official image (pip, no EXTERNALLY-MANAGED marker), which the pip row's best relies on.
+docker run --rm local/strata-python:test sh -c 'command -v pip >/dev/null && ! ls /usr/lib/python3*/EXTERNALLY-MANAGED >/dev/null 2>&1' || {
+  echo "local/strata-python:test has no pip or has EXTERNALLY-MANAGED: FORCE=1 scripts/base-images.sh $engine python" >&2
+  exit 1
+}
+docker tag local/strata-python:test local/strata-bench-python:test
+docker tag local/strata-node:test local/strata-bench-node:test
 
 step "frontend image $frontend_tag from this tree"
 scripts/frontend-image.sh "$frontend_tag"
@@ -62,18 +82,15 @@ scripts/frontend-image.sh "$frontend_tag"
 static_bin=${STRATA_STATIC_TARGET_DIR:-$repo/target/static}/x86_64-unknown-linux-gnu/release/strata
 cp "$static_bin" "$work/strata-frontend"
 
-variants=strata,naive,seed,best,best-syntax
+variants=strata,naive,seed,best,best-cachemount,best-syntax
 if [ "$engine" = 26 ]; then
   step "Dockerfile frontend image (BuildKit v0.13's, built from Debian's source)"
   STRATA_DF_IMPORT=1 bench/dockerfile-frontend/build.sh
 else
-  variants=strata,naive,seed,best
+  variants=strata,naive,seed,best,best-cachemount
 fi
 
-step "tools: npm (dependency edit of the express example), python venv with matplotlib"
-command -v npm >/dev/null || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null
-}
+step "tools: python venv with matplotlib (the dependency edits are committed: bench/apps/*/dep-edit)"
 venv=$work/venv
 if ! "$venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
   python3 -m venv "$venv" 2>/dev/null || {
@@ -92,8 +109,9 @@ else
     --runs "$fe_runs" --out "$fe_json"
 fi
 
-step "edit-rebuild benchmark on Docker $engine: $reps repetitions"
-"$venv/bin/python" bench/driver.py --engine "$engine" --reps "$reps" --variants "$variants" \
+step "edit-rebuild benchmark on Docker $engine: $reps repetitions ($compiled_reps for compiled apps)"
+"$venv/bin/python" bench/driver.py --engine "$engine" --reps "$reps" --compiled-reps "$compiled_reps" \
+  --variants "$variants" \
   --frontend "$frontend_tag" --work "$work/work" --logs "$logs" --out "$work/$name.raw.json" \
   "${driver_args[@]}"
 

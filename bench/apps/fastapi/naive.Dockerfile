@@ -4,7 +4,5 @@ ARG BASE=local/strata-python:test
 FROM ${BASE}
 WORKDIR /code
 COPY . /code
-# The local base is Debian's python (PEP 668): install into a venv, as Strata does.
-RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir --upgrade -r /code/requirements.txt
-ENV PATH=/opt/venv/bin:$PATH
+RUN pip install --no-cache-dir --upgrade -r /code/requirements.txt
 CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "80"]
