@@ -1685,7 +1685,7 @@ fn rust_contexts() -> Vec<String> {
 
 const RUST_VENDOR: &str = "[deps 2/3] cargo vendor";
 const RUST_DEPS_BUILD: &str = "[deps 3/3] cargo build";
-const RUST_BUILD: &str = "[build 3/3] cargo build";
+const RUST_BUILD: &str = "[build 2/2] cargo build";
 
 /// The cargo workspace example: the dependencies compile from a skeleton of the manifests in the
 /// deps layer; an app edit and a version bump compile no dependency, a dependency edit does.

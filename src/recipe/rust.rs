@@ -177,7 +177,13 @@ impl Recipe for Rust {
         deps.push(DepStep::Fetch(format!(
             "cargo vendor --locked --respect-source-config {VENDOR_DIR} > {VENDOR_CONFIG}"
         )));
-        deps.push(DepStep::Install(commands.cargo_build()));
+        // The stubs' artefacts go in the same step: the deps layer then holds the dependencies'
+        // alone, and an app edit runs one step after the source copy, not two.
+        deps.push(DepStep::Install(format!(
+            "{} && {}",
+            commands.cargo_build(),
+            commands.clean()
+        )));
 
         let image = |r: &str| ImageRef::parse(r).expect("a valid built-in image reference");
         let default_image =
@@ -225,7 +231,13 @@ impl Recipe for Rust {
                     &format!("{}/target", spec.workdir.trim_end_matches('/')),
                 ),
             ]),
-            after_source: vec![commands.clean()],
+            // A spec's own `install` replaces the step above: its stubs are forgotten after the
+            // source copy instead.
+            after_source: if spec.install.is_some() {
+                vec![commands.clean()]
+            } else {
+                Vec::new()
+            },
             build: Some(commands.build()),
             after_build: None,
             run: Some(Command::Exec(vec![installed.clone()])),
