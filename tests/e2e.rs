@@ -3146,9 +3146,16 @@ fn docker28_a_cancelled_build_leaves_nothing_behind_and_a_failed_step_is_located
         "the step is named:\n{}",
         b.log
     );
+    // The spec line, as buildx prints BuildKit's source map for the failed step: BuildKit v0.25
+    // names the step by the digest of its own re-encoding, which the source map must list.
+    assert!(
+        b.log.contains("strata.toml:5\n--------------------\n")
+            && b.log
+                .contains(&format!("   5 | >>> install = \"echo {marker}; exit 3\"\n")),
+        "the spec line is shown:\n{}",
+        b.log
+    );
     // The step's name is the spec's `install` command as written, and the error ends the log.
-    // (The LLB carries the step's spec location as a source map, but buildx 0.29 does not print
-    // a snippet for a failed exec of a gateway frontend's lazy result: not asserted here.)
     assert!(
         b.log.contains(&format!(
             "ERROR: failed to build: failed to solve: process \"/bin/sh -c echo {marker}; exit 3\" did not complete successfully: exit code: 3"
