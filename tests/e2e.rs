@@ -3165,6 +3165,51 @@ fn docker28_a_cancelled_build_leaves_nothing_behind_and_a_failed_step_is_located
     );
 }
 
+/// A failing install step on the older engines, built with each engine's own client.
+fn a_failed_step_on(kind: Kind) -> (Build, String) {
+    let e = engine(kind);
+    let frontend = frontend();
+    let marker = format!("STRATAFAIL{}", nonce().replace('-', ""));
+    let ws = Workspace::empty("failed-step");
+    ws.write("requirements.txt", "");
+    ws.write(
+        "strata.toml",
+        &format!(
+            "# syntax={frontend}\nlanguage = \"python\"\nbase = \"{PYTHON_BASE}\"\nrun = \"true\"\n\
+             install = \"echo {marker}; exit 3\"\n"
+        ),
+    );
+    let tag = format!("strata-e2e/failed-step:{}", kind.id());
+    let b = e.build(&ws.dir, "strata.toml", &tag, &[]);
+    println!("{}", b.log);
+    assert!(!b.ok);
+    assert!(
+        b.log.contains(&format!("echo {marker}; exit 3")) && b.log.contains("exit code: 3"),
+        "the step and its exit code are named:\n{}",
+        b.log
+    );
+    (b, marker)
+}
+
+/// Docker 26 (buildx 0.13, BuildKit v0.13 re-encodes ops into Strata's own bytes): the spec line.
+#[test]
+fn docker26_a_failed_step_is_located() {
+    let (b, marker) = a_failed_step_on(Kind::Docker26);
+    assert!(
+        b.log.contains("strata.toml:5\n--------------------\n")
+            && b.log
+                .contains(&format!("   5 | >>> install = \"echo {marker}; exit 3\"\n")),
+        "the spec line is shown:\n{}",
+        b.log
+    );
+}
+
+/// Docker 20.10 (its own CLI's BuildKit client, BuildKit v0.8).
+#[test]
+fn docker20_a_failed_step_is_named() {
+    a_failed_step_on(Kind::Docker20);
+}
+
 /// Eight builds of different projects at once on one daemon (four Python, two of them with
 /// system packages through the `locked` apt cache mounts; four Node), sharing the download cache
 /// mounts: all succeed and each image answers with its own nonce and dependency. Twice.
