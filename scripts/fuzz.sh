@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS] [TARGET...] -- runs each cargo-fuzz target of fuzz/ (all by default) for
-# SECONDS (default 20) over a scratch copy of its committed corpus fuzz/corpus/TARGET, with
-# libFuzzer's memory and per-input time limits; fails on the first crash, hang or leak (the input
-# is left in fuzz/artifacts/TARGET/: add it to the corpus and fix the reader).
+# SECONDS (default 20), one at a time under `nice -n 19` (the machine is shared), over a scratch
+# copy of its committed corpus fuzz/corpus/TARGET, with libFuzzer's memory and per-input time
+# limits; fails on the first crash, hang or leak (the input is left in fuzz/artifacts/TARGET/: add
+# it to the corpus and fix the reader).
 #
 # STRATA_FUZZ_MERGE=1 also merges what the run found back into fuzz/corpus/TARGET, minimized
 # (libFuzzer -merge=1 keeps only inputs that add coverage): for the long runs whose corpus is
@@ -33,7 +34,7 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   log=$(mktemp)
   status=0
-  cargo fuzz run -O "$t" "$work" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
+  nice -n 19 cargo fuzz run -O "$t" "$work" -- -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 >"$log" 2>&1 || status=$?
   if [ "$status" = 0 ]; then
     grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|INFO: seed corpus|Done)' "$log" || true
@@ -49,7 +50,7 @@ for t in "${targets[@]}"; do
   fi
   if [ "${STRATA_FUZZ_MERGE:-0}" = 1 ]; then
     merged=$(mktemp -d)
-    cargo fuzz run -O "$t" "$merged" "$work" -- -merge=1 -rss_limit_mb=2048 -timeout=10 >/dev/null 2>&1
+    nice -n 19 cargo fuzz run -O "$t" "$merged" "$work" -- -merge=1 -rss_limit_mb=2048 -timeout=10 >/dev/null 2>&1
     rm -rf "$root/fuzz/corpus/$t"
     mkdir -p "$root/fuzz/corpus/$t"
     cp "$merged"/* "$root/fuzz/corpus/$t/"

@@ -32,6 +32,10 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("cargo_manifest", cargo_manifest),
     ("cargo_lock", cargo_lock),
     ("gradle", gradle),
+    ("node_files", node_files),
+    ("python_manifests", python_manifests),
+    ("go_mod", go_mod),
+    ("pom", pom),
     ("pipeline", pipeline),
 ];
 
@@ -163,6 +167,28 @@ pub fn cargo_lock(data: &[u8]) {
 /// Java recipe's plan of a build whose settings, build script and wrapper properties are the text.
 pub fn gradle(data: &[u8]) {
     recipe::fuzz_gradle(&text(data));
+}
+
+/// The small Node files read for the tool and its version: yarn.lock's and pnpm-lock.yaml's
+/// first lines, .yarnrc.yml, pnpm-workspace.yaml, a Procfile. (package-lock.json, bun.lock and
+/// the Python tools' lockfiles are staged for the package managers, never read by Strata.)
+pub fn node_files(data: &[u8]) {
+    recipe::fuzz_node_files(&text(data));
+}
+
+/// pyproject.toml, Pipfile and Pipfile.lock (the same text as each).
+pub fn python_manifests(data: &[u8]) {
+    recipe::fuzz_python_manifests(&text(data));
+}
+
+/// A go.mod, and the same text as a go.work.
+pub fn go_mod(data: &[u8]) {
+    recipe::fuzz_go_mod(&text(data));
+}
+
+/// A pom.xml: the XML reader, the elements the Java recipe takes, property references resolved.
+pub fn pom(data: &[u8]) {
+    recipe::fuzz_pom(&text(data));
 }
 
 /// The whole core, as the edges run it: a spec, then (NUL-separated) file name and content pairs

@@ -404,30 +404,36 @@ impl Graph {
         self.visit(&result.digest, &mut seen, &mut order);
         let mut def = pb::Definition::default();
         let mut locations = BTreeMap::new();
+        let mut remarshalled = BTreeMap::new();
         for digest in &order {
             let node = &self.nodes[*digest];
             def.def.push(node.bytes.clone());
             def.metadata
                 .insert((*digest).clone(), node.metadata.clone());
+            let oneof_last = oneof_last_digest(&node.bytes, &remarshalled);
             if let (Some(((l1, c1), (l2, c2))), false) = (node.location, sources.is_empty()) {
-                locations.insert(
-                    (*digest).clone(),
-                    pb::Locations {
-                        locations: vec![pb::Location {
-                            source_index: 0,
-                            ranges: vec![pb::Range {
-                                start: Some(pb::Position {
-                                    line: l1,
-                                    character: c1,
-                                }),
-                                end: Some(pb::Position {
-                                    line: l2,
-                                    character: c2,
-                                }),
-                            }],
+                let located = pb::Locations {
+                    locations: vec![pb::Location {
+                        source_index: 0,
+                        ranges: vec![pb::Range {
+                            start: Some(pb::Position {
+                                line: l1,
+                                character: c1,
+                            }),
+                            end: Some(pb::Position {
+                                line: l2,
+                                character: c2,
+                            }),
                         }],
-                    },
-                );
+                    }],
+                };
+                if let Some(other) = oneof_last.as_ref().filter(|d| d != digest) {
+                    locations.insert(other.clone(), located.clone());
+                }
+                locations.insert((*digest).clone(), located);
+            }
+            if let Some(other) = oneof_last {
+                remarshalled.insert((*digest).clone(), other);
             }
         }
         let terminal = pb::Op {
@@ -463,6 +469,30 @@ impl Graph {
             order.push(digest);
         }
     }
+}
+
+/// The digest BuildKit v0.17 and later give an op of this definition. BuildKit decodes every op
+/// and names it by the digest of its own re-encoding, and looks a failed op's spec location up
+/// under that name. Up to v0.16 (gogo protobuf) the re-encoding writes fields in number order, as
+/// prost does, so the digest is unchanged; since v0.17 (vtprotobuf) it writes the `op` oneof
+/// (exec, source, file…) after `platform` and `constraints`, which changes the digest of every
+/// op with a platform or constraints, and, through their inputs, of every op above them. The
+/// source map lists a location under both names, so every engine finds it. `renamed` maps the
+/// inputs' digests to their re-encoded ones. `None` for bytes that do not decode.
+fn oneof_last_digest(bytes: &[u8], renamed: &BTreeMap<String, String>) -> Option<String> {
+    let mut op = pb::Op::decode(bytes).ok()?;
+    for input in &mut op.inputs {
+        if let Some(d) = renamed.get(&input.digest) {
+            input.digest = d.clone();
+        }
+    }
+    let oneof = pb::Op {
+        op: op.op.take(),
+        ..Default::default()
+    };
+    let mut encoded = op.encode_to_vec();
+    encoded.extend(oneof.encode_to_vec());
+    Some(digest_of(&encoded))
 }
 
 /// The largest source file (the spec) attached to a definition's source map or an error's
@@ -537,5 +567,85 @@ mod tests {
             def.metadata[&copied.digest].description["llb.customname"],
             "copy"
         );
+    }
+}
+
+#[cfg(test)]
+mod source_map_tests {
+    use super::*;
+
+    /// A spec-located exec on an image with a platform, and its definition.
+    fn located_exec() -> (pb::Definition, String) {
+        let mut g = Graph::new();
+        let platform = pb::Platform {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            ..Default::default()
+        };
+        let image = g.source(
+            "docker-image://docker.io/library/alpine:3",
+            BTreeMap::new(),
+            Some(platform.clone()),
+            Vertex::named("image"),
+        );
+        let step = g.exec(
+            Exec {
+                root: Some(image),
+                args: vec!["/bin/sh".into(), "-c".into(), "exit 3".into()],
+                cwd: "/".into(),
+                platform: Some(platform),
+                ..Default::default()
+            },
+            Vertex {
+                name: "install".into(),
+                location: Some(((5, 1), (5, 20))),
+                ..Vertex::default()
+            },
+        );
+        let spec = pb::SourceInfo {
+            filename: "strata.toml".into(),
+            data: b"spec".to_vec(),
+            definition: None,
+            language: "TOML".into(),
+        };
+        let def = g.definition(&step, vec![spec]);
+        (def, step.digest)
+    }
+
+    /// The digest BuildKit v0.25.2 names the failing exec by: its `pb.Op.Marshal` (vtprotobuf)
+    /// applied to each op the way `llbsolver.loadLLB` recomputes digests (inputs first, each
+    /// input renamed), run in Go on this very definition. Before Strata listed locations under
+    /// it, buildx on Docker 28 printed no spec line for a failed step.
+    const BUILDKIT_V0_25_EXEC_DIGEST: &str =
+        "sha256:8ff26b854380a1da666f705a544f02ea19100537570e1168f8072c4cf412c23e";
+
+    fn location_of<'a>(def: &'a pb::Definition, digest: &str) -> Option<&'a pb::Locations> {
+        def.source.as_ref()?.locations.get(digest)
+    }
+
+    #[test]
+    fn a_located_step_is_found_under_the_digest_buildkit_v0_17_and_later_give_it() {
+        let (def, _) = located_exec();
+        let loc = location_of(&def, BUILDKIT_V0_25_EXEC_DIGEST)
+            .expect("the exec's location under BuildKit v0.25's digest");
+        let range = &loc.locations[0].ranges[0];
+        assert_eq!(
+            range.start.as_ref().map(|p| (p.line, p.character)),
+            Some((5, 1))
+        );
+        assert_eq!(
+            range.end.as_ref().map(|p| (p.line, p.character)),
+            Some((5, 20))
+        );
+    }
+
+    #[test]
+    fn a_located_step_is_still_found_under_its_own_digest_for_buildkit_v0_16_and_older() {
+        // Up to v0.16 BuildKit re-encodes an op into the bytes Strata wrote: same digest.
+        let (def, exec) = located_exec();
+        assert!(def.def.iter().any(|op| digest_of(op) == exec));
+        assert!(location_of(&def, &exec).is_some());
+        // Only located ops are listed: the exec under its two names, nothing else.
+        assert_eq!(def.source.as_ref().map(|s| s.locations.len()), Some(2));
     }
 }

@@ -3394,9 +3394,16 @@ fn docker28_a_cancelled_build_leaves_nothing_behind_and_a_failed_step_is_located
         "the step is named:\n{}",
         b.log
     );
+    // The spec line, as buildx prints BuildKit's source map for the failed step: BuildKit v0.25
+    // names the step by the digest of its own re-encoding, which the source map must list.
+    assert!(
+        b.log.contains("strata.toml:5\n--------------------\n")
+            && b.log
+                .contains(&format!("   5 | >>> install = \"echo {marker}; exit 3\"\n")),
+        "the spec line is shown:\n{}",
+        b.log
+    );
     // The step's name is the spec's `install` command as written, and the error ends the log.
-    // (The LLB carries the step's spec location as a source map, but buildx 0.29 does not print
-    // a snippet for a failed exec of a gateway frontend's lazy result: not asserted here.)
     assert!(
         b.log.contains(&format!(
             "ERROR: failed to build: failed to solve: process \"/bin/sh -c echo {marker}; exit 3\" did not complete successfully: exit code: 3"
@@ -3404,6 +3411,51 @@ fn docker28_a_cancelled_build_leaves_nothing_behind_and_a_failed_step_is_located
         "{}",
         b.log
     );
+}
+
+/// A failing install step on the older engines, built with each engine's own client.
+fn a_failed_step_on(kind: Kind) -> (Build, String) {
+    let e = engine(kind);
+    let frontend = frontend();
+    let marker = format!("STRATAFAIL{}", nonce().replace('-', ""));
+    let ws = Workspace::empty("failed-step");
+    ws.write("requirements.txt", "");
+    ws.write(
+        "strata.toml",
+        &format!(
+            "# syntax={frontend}\nlanguage = \"python\"\nbase = \"{PYTHON_BASE}\"\nrun = \"true\"\n\
+             install = \"echo {marker}; exit 3\"\n"
+        ),
+    );
+    let tag = format!("strata-e2e/failed-step:{}", kind.id());
+    let b = e.build(&ws.dir, "strata.toml", &tag, &[]);
+    println!("{}", b.log);
+    assert!(!b.ok);
+    assert!(
+        b.log.contains(&format!("echo {marker}; exit 3")) && b.log.contains("exit code: 3"),
+        "the step and its exit code are named:\n{}",
+        b.log
+    );
+    (b, marker)
+}
+
+/// Docker 26 (buildx 0.13, BuildKit v0.13 re-encodes ops into Strata's own bytes): the spec line.
+#[test]
+fn docker26_a_failed_step_is_located() {
+    let (b, marker) = a_failed_step_on(Kind::Docker26);
+    assert!(
+        b.log.contains("strata.toml:5\n--------------------\n")
+            && b.log
+                .contains(&format!("   5 | >>> install = \"echo {marker}; exit 3\"\n")),
+        "the spec line is shown:\n{}",
+        b.log
+    );
+}
+
+/// Docker 20.10 (its own CLI's BuildKit client, BuildKit v0.8).
+#[test]
+fn docker20_a_failed_step_is_named() {
+    a_failed_step_on(Kind::Docker20);
 }
 
 /// Eight builds of different projects at once on one daemon (four Python, two of them with

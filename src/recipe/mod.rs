@@ -436,6 +436,52 @@ pub fn fuzz_cargo_manifest(text: &str) {
 }
 
 #[doc(hidden)]
+pub fn fuzz_node_files(text: &str) {
+    node::fuzz_readers(text);
+}
+
+#[doc(hidden)]
+pub fn fuzz_python_manifests(text: &str) {
+    python::fuzz_manifests(text);
+}
+
+#[doc(hidden)]
+pub fn fuzz_go_mod(text: &str) {
+    for (name, kind) in [
+        ("go.mod", go_mod::FileKind::Mod),
+        ("go.work", go_mod::FileKind::Work),
+    ] {
+        match go_mod::parse(name, text, kind) {
+            Ok(m) => {
+                let _ = m.needs();
+                for r in &m.replaces {
+                    let _ = m.replaced_by_dir(&r.old.text);
+                }
+            }
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+}
+
+#[doc(hidden)]
+pub fn fuzz_pom(text: &str) {
+    match pom::parse("pom.xml", text) {
+        Ok(p) => {
+            let written = p.properties.values().chain(&p.final_name).chain(&p.version);
+            for text in written {
+                let _ = p.resolve(text, Some(&p));
+            }
+            let _ = p.has_plugin("spring-boot-maven-plugin");
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+#[doc(hidden)]
 pub fn fuzz_cargo_lock(text: &str) {
     match cargo::Lockfile::parse(text) {
         Ok(lock) => {

@@ -1143,5 +1143,21 @@ fn engines_major(package: &Value) -> Option<String> {
     }
 }
 
+/// Entry point for `crate::fuzzing`: the text as every small Node file the recipe reads (the
+/// heads of yarn.lock and pnpm-lock.yaml, .yarnrc.yml and the release its `yarnPath` names,
+/// pnpm-workspace.yaml, a Procfile).
+#[doc(hidden)]
+pub(super) fn fuzz_readers(text: &str) {
+    let _ = readers::yarn_lock(text);
+    if let Some(v) = readers::pnpm_lock_version(text) {
+        let _ = pnpm::for_lockfile(&v);
+    }
+    if let Some(path) = readers::yarnrc(text).get("yarnPath") {
+        let _ = yarn::release_version(&path.value);
+    }
+    let _ = readers::pnpm_workspace_packages(text);
+    let _ = readers::procfile_web(text);
+}
+
 #[cfg(test)]
 mod tests;

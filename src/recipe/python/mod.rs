@@ -857,5 +857,28 @@ fn procfile_web(text: &str) -> Option<String> {
     })
 }
 
+/// Entry point for `crate::fuzzing`: the text as each Python manifest the recipe reads
+/// (pyproject.toml, Pipfile, Pipfile.lock, a Procfile), errors rendered with their snippets.
+#[doc(hidden)]
+pub(super) fn fuzz_manifests(text: &str) {
+    match read_pyproject("pyproject.toml", text) {
+        Ok(p) => {
+            for tool in ["poetry", "uv", "pdm"] {
+                let _ = p.tool(tool);
+            }
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+    if let Err(e) = read_pipfile("Pipfile", text) {
+        let _ = e.to_string();
+    }
+    if let Err(e) = pyproject::pipfile_lock_dev_only(text) {
+        let _ = e.to_string();
+    }
+    let _ = procfile_web(text);
+}
+
 #[cfg(test)]
 mod tests;
