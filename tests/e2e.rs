@@ -1948,6 +1948,18 @@ fn process_ids(e: &Engine, image: &str) -> String {
     }
 }
 
+/// The paths `image` has and its base image `base` has not, sorted. Docker creates the
+/// WorkingDir (/app) in every container; it is in no layer of the image, so it is left out.
+fn files_added(e: &Engine, image: &str, base: &str) -> Vec<String> {
+    let base_files = image_files(e, base);
+    let mut added: Vec<String> = image_files(e, image)
+        .into_iter()
+        .filter(|f| !base_files.contains(f) && f != "app")
+        .collect();
+    added.sort();
+    added
+}
+
 /// Every path in an image's filesystem, from `docker export` of a container made from it.
 fn image_files(e: &Engine, image: &str) -> Vec<String> {
     // A command, since a runtime image may have none (it is never started).
@@ -1996,15 +2008,8 @@ fn go(kind: Kind) {
     assert_eq!(process_ids(e, &tag), "10001 10001");
 
     // The image is the runtime image plus the binary: no toolchain, no source, no modules.
-    let base_files = image_files(e, STATIC_BASE);
-    let files = image_files(e, &tag);
-    // Docker creates the WorkingDir (/app) in every container; it is in no layer of the image.
-    let added: Vec<&String> = files
-        .iter()
-        .filter(|f| !base_files.contains(f) && *f != "app")
-        .collect();
     assert_eq!(
-        added,
+        files_added(e, &tag, STATIC_BASE),
         ["usr", "usr/local", "usr/local/bin", "usr/local/bin/hello"],
         "only the binary (and its directories) is added"
     );
@@ -2180,13 +2185,11 @@ fn java_maven(kind: Kind) {
     assert_eq!(process_ids(e, &tag), "10001 10001");
 
     // The image is the JRE plus the jar: no JDK, no Maven, no source, no local repository.
-    let base_files = image_files(e, JRE_BASE);
-    let files = image_files(e, &tag);
-    let added: Vec<&String> = files
-        .iter()
-        .filter(|f| !base_files.contains(f) && *f != "app")
-        .collect();
-    assert_eq!(added, ["app/app.jar"], "only the jar is added");
+    assert_eq!(
+        files_added(e, &tag, JRE_BASE),
+        ["app/app.jar"],
+        "only the jar is added"
+    );
     let (size, toolchain, runtime) = (
         image_size(e, &tag),
         image_size(e, JAVA_BASE),
@@ -2407,14 +2410,8 @@ fn java_gradle(kind: Kind) {
     assert!(ids.lines().all(|l| l == "10001 10001"), "{ids}");
 
     // The image is the JRE plus the distribution: no JDK, no Gradle, no source, no user home.
-    let base_files = image_files(e, JRE_BASE);
-    let mut added: Vec<String> = image_files(e, &tag)
-        .into_iter()
-        .filter(|f| !base_files.contains(f) && f != "app")
-        .collect();
-    added.sort();
     assert_eq!(
-        added,
+        files_added(e, &tag, JRE_BASE),
         ["app/bin", "app/bin/app", "app/lib", "app/lib/hello.jar"],
         "only the distribution"
     );
