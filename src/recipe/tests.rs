@@ -529,3 +529,42 @@ fn dockerignore_applies_to_every_context_copy() {
         );
     }
 }
+
+/// The include patterns of a local source op (`local.includepattern`, a JSON list).
+pub(crate) fn include_patterns(source: &bollard_buildkit_proto::pb::SourceOp) -> Vec<String> {
+    serde_json::from_str(
+        source
+            .attrs
+            .get("local.includepattern")
+            .map_or("[]", String::as_str),
+    )
+    .unwrap()
+}
+
+/// What BuildKit keys the step named like `step` on: its op (which covers the ops before it, the
+/// local sources' include patterns among them) and the content of the files those patterns
+/// transfer from `files`, sorted, each once.
+pub(crate) fn step_key(
+    p: &crate::plan::Plan,
+    step: &str,
+    files: &[(&str, &str)],
+) -> (String, Vec<(String, String)>) {
+    let ops =
+        crate::lower::tests::Ops::of(&super::worked_examples::lowered(p, "linux/amd64").definition);
+    let op = ops.find(step).to_string();
+    let ctx = context(files);
+    let mut transferred: Vec<(String, String)> = ops
+        .local_sources_under(&op)
+        .into_iter()
+        .flat_map(include_patterns)
+        .flat_map(|pattern| {
+            ctx.matching(&pattern)
+                .into_iter()
+                .map(|f| (f.to_string(), ctx.text(f).unwrap_or_default().to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    transferred.sort();
+    transferred.dedup();
+    (op, transferred)
+}

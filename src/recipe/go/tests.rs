@@ -3,7 +3,7 @@ use bollard_buildkit_proto::pb;
 use crate::context::ContextFiles;
 use crate::lower::tests::Ops;
 use crate::plan::{CopyFrom, Plan, StageFrom, StageName, Step};
-use crate::recipe::tests::{context, plan_err, run_commands, spec};
+use crate::recipe::tests::{context, include_patterns, plan_err, run_commands, spec, step_key};
 use crate::recipe::{Recipe, plan, worked_examples};
 use crate::spec::Command;
 
@@ -31,36 +31,9 @@ fn lowered(plan: &Plan, platform: &str) -> Ops {
     Ops::of(&worked_examples::lowered(plan, platform).definition)
 }
 
-fn include_patterns(source: &pb::SourceOp) -> Vec<String> {
-    serde_json::from_str(
-        source
-            .attrs
-            .get("local.includepattern")
-            .map_or("[]", String::as_str),
-    )
-    .unwrap()
-}
-
-/// What BuildKit keys the download step on: its op (which covers the ops before it, the local
-/// sources' include patterns among them) and the content of the files those patterns transfer.
+/// What BuildKit keys the step on: see `step_key`.
 fn download_key(files: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
-    let p = go_plan(SPEC, files);
-    let ops = lowered(&p, "linux/amd64");
-    let download = ops.find("go mod download").to_string();
-    let ctx = context(files);
-    let mut transferred: Vec<(String, String)> = ops
-        .local_sources_under(&download)
-        .into_iter()
-        .flat_map(include_patterns)
-        .flat_map(|pattern| {
-            ctx.matching(&pattern)
-                .into_iter()
-                .map(|f| (f.to_string(), ctx.text(f).unwrap_or_default().to_string()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    transferred.sort();
-    (download, transferred)
+    step_key(&go_plan(SPEC, files), "go mod download", files)
 }
 
 #[test]

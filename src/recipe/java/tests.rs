@@ -2,7 +2,7 @@ use bollard_buildkit_proto::pb;
 
 use crate::lower::tests::Ops;
 use crate::plan::{CopyFrom, Plan, StageFrom, StageName, Step};
-use crate::recipe::tests::{context, plan_err, run_commands, spec};
+use crate::recipe::tests::{context, include_patterns, plan_err, run_commands, spec, step_key};
 use crate::recipe::{Recipe, plan, worked_examples};
 use crate::spec::Command;
 
@@ -27,36 +27,9 @@ fn runs(plan: &Plan, stage: StageName) -> Vec<String> {
         .collect()
 }
 
-fn include_patterns(source: &pb::SourceOp) -> Vec<String> {
-    serde_json::from_str(
-        source
-            .attrs
-            .get("local.includepattern")
-            .map_or("[]", String::as_str),
-    )
-    .unwrap()
-}
-
-/// What BuildKit keys the resolution step on: its op and the content of the files its local
-/// sources transfer.
+/// What BuildKit keys the step on: see `step_key`.
 fn resolve_key(files: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
-    let p = java_plan(SPEC, files);
-    let ops = Ops::of(&worked_examples::lowered(&p, "linux/amd64").definition);
-    let resolve = ops.find("go-offline-maven-plugin").to_string();
-    let ctx = context(files);
-    let mut transferred: Vec<(String, String)> = ops
-        .local_sources_under(&resolve)
-        .into_iter()
-        .flat_map(include_patterns)
-        .flat_map(|pattern| {
-            ctx.matching(&pattern)
-                .into_iter()
-                .map(|f| (f.to_string(), ctx.text(f).unwrap_or_default().to_string()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    transferred.sort();
-    (resolve, transferred)
+    step_key(&java_plan(SPEC, files), "go-offline-maven-plugin", files)
 }
 
 #[test]
