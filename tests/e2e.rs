@@ -2249,12 +2249,21 @@ fn java_maven(kind: Kind) {
         dep_edit.log
     );
     assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+    // ... and downloads the new version alone: the rest comes from the download cache mount,
+    // which the first resolution filled.
+    let (resolved, from_cache) = maven_resolved(&dep_edit.log);
+    assert!(
+        from_cache > 100 && resolved - from_cache <= 4,
+        "{resolved} files resolved, {from_cache} from the download cache:\n{}",
+        dep_edit.log
+    );
     eprintln!(
-        "[e2e] Docker {} java-maven: first build {:.1?}, app edit {:.1?}, dependency edit {:.1?}; image {:.1} MB (JRE base {:.1} MB, JDK+Maven image {:.1} MB)",
+        "[e2e] Docker {} java-maven: first build {:.1?}, app edit {:.1?}, dependency edit {:.1?} ({} of {resolved} files downloaded); image {:.1} MB (JRE base {:.1} MB, JDK+Maven image {:.1} MB)",
         kind.id(),
         cold.took,
         app_edit.took,
         dep_edit.took,
+        resolved - from_cache,
         size as f64 / 1e6,
         runtime as f64 / 1e6,
         toolchain as f64 / 1e6
@@ -2283,6 +2292,22 @@ fn java_maven(kind: Kind) {
         "{}",
         b.log
     );
+}
+
+/// The resolution's own account: "strata: Maven resolved N files, M of them from the download cache".
+fn maven_resolved(log: &str) -> (usize, usize) {
+    let line = log
+        .lines()
+        .find_map(|l| {
+            l.split_once("strata: Maven resolved ")
+                .map(|(_, rest)| rest)
+        })
+        .unwrap_or_else(|| panic!("the resolution says what it resolved:\n{log}"));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (numbers[0], numbers[1])
 }
 
 #[test]

@@ -162,11 +162,11 @@ impl Steps<'_> {
         })
     }
 
-    /// Files the recipe generated, written under the workdir.
-    fn write(&self, what: &str, files: &[GeneratedFile]) -> Step {
+    /// Files the recipe generated, written under `dir` or the workdir.
+    fn write(&self, what: &str, dir: Option<&String>, files: &[GeneratedFile]) -> Step {
         Step::Write(WriteStep {
             what: what.to_string(),
-            dest: self.spec.workdir.clone(),
+            dest: dir.unwrap_or(&self.spec.workdir).clone(),
             files: files.to_vec(),
         })
     }
@@ -214,8 +214,8 @@ impl Steps<'_> {
                     steps.push(self.stage_manifests(&conv.manifest_patterns, &staged));
                 }
                 for dep in &conv.deps {
-                    if let DepStep::Generate { what, files } = dep {
-                        steps.push(self.write(what, files));
+                    if let DepStep::Generate { what, dir, files } = dep {
+                        steps.push(self.write(what, dir.as_ref(), files));
                     }
                 }
                 steps.push(Step::Run(install(own.value.clone(), own.span.clone())));
@@ -224,7 +224,9 @@ impl Steps<'_> {
                 for dep in &conv.deps {
                     steps.push(match dep {
                         DepStep::Stage { patterns, files } => self.stage_manifests(patterns, files),
-                        DepStep::Generate { what, files } => self.write(what, files),
+                        DepStep::Generate { what, dir, files } => {
+                            self.write(what, dir.as_ref(), files)
+                        }
                         DepStep::Install(command) => {
                             Step::Run(install(command.clone(), origin.clone()))
                         }

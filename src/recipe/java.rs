@@ -2,14 +2,25 @@
 //! plugins resolved into a local repository in the deps layer, then the source and an offline
 //! `mvn package`, and the jar alone on a JRE.
 //!
-//! Where the artefacts live (research/recipes.md §0.1 offers two strategies): Maven has no download
-//! cache apart from its local repository, which is also what the build reads. So the repository is
-//! an ordinary directory of the deps layer (`-Dmaven.repo.local=/opt/m2`), keyed by the staged
-//! files alone, with no cache mount: `--cache-to` carries it to a fresh CI runner, and the package
-//! step runs with `-o`, so a build that needed anything the layer lacks fails instead of
-//! downloading. `dependency:go-offline` misses plugin dependencies (MDEP-82: the offline package
-//! then fails on maven-resources-plugin's), so the resolution is qaware's go-offline-maven-plugin,
-//! which resolves the plugins with their dependencies and leaves the reactor's own modules out.
+//! Where the artefacts live (research/recipes.md §0.1 offers two strategies): Maven's local
+//! repository is also what the build reads, so it is an ordinary directory of the deps layer
+//! (`-Dmaven.repo.local=/opt/m2`), keyed by the staged files alone: `--cache-to` carries it to a
+//! fresh CI runner, and the package step runs with `-o`, so a build that needed anything the layer
+//! lacks fails instead of downloading. `dependency:go-offline` misses plugin dependencies (MDEP-82:
+//! the offline package then fails on maven-resources-plugin's), so the resolution is qaware's
+//! go-offline-maven-plugin, which resolves the plugins with their dependencies and leaves the
+//! reactor's own modules out.
+//!
+//! The download cache shared by every project is a `locked` cache mount that Maven reads as a
+//! `file://` repository, declared in global settings Strata writes: repositories from settings are
+//! asked before the poms' and Central, so what any earlier resolution downloaded is copied from
+//! the mount into the (empty) local repository instead of downloaded again, and what is missing
+//! comes from the network as before; after the resolution the local repository is copied into the
+//! mount, whose layout is a remote repository's for released artefacts. Mounting the cache as the
+//! local repository itself would leave the layer without the artefacts, or with every project's.
+//! A damaged file in the mount fails its checksum and is downloaded instead. The package step
+//! reads the same settings: Maven accepts an artefact offline only from a repository the build
+//! still declares.
 //!
 //! Gradle builds (`gradle.rs`) are chosen by `package_manager = "gradle"`, or by their files when
 //! there is no pom.xml.
@@ -18,11 +29,13 @@ use std::collections::BTreeSet;
 
 use super::pom::{self, Pom};
 use super::{
-    Artefact, Conventions, DepStep, Recipe, Runtime, env_list, resolve_manifests, version_image,
+    Artefact, Conventions, DepStep, Recipe, Runtime, cache, env_list, resolve_manifests,
+    version_image,
 };
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, SourceText, closest};
 use crate::pattern::clean_relative;
+use crate::plan::{GeneratedFile, Sharing};
 use crate::spec::{Command, Located, OptionValue, Spec};
 
 pub struct Java;
@@ -31,6 +44,14 @@ pub struct Java;
 const DEFAULT_VERSION: &str = "21";
 /// The local repository, in the deps layer.
 const REPO: &str = "/opt/m2";
+/// The download cache mount, a `file://` repository shared by every project.
+const DOWNLOAD_CACHE: &str = "/var/cache/strata-maven";
+/// Its repository id: what `_remote.repositories` records for the artefacts it gave.
+const DOWNLOAD_CACHE_ID: &str = "strata-download-cache";
+/// The global settings Strata writes (`-gs`), outside the workdir, which holds the project's files
+/// alone.
+const SETTINGS_DIR: &str = "/opt/strata";
+const SETTINGS_FILE: &str = "maven-settings.xml";
 /// Where the Maven wrapper keeps the distribution it downloads (`MAVEN_USER_HOME`): in the layer
 /// of the step that first runs it, the dependency resolution.
 const WRAPPER_HOME: &str = "/opt/maven-wrapper";
@@ -180,7 +201,7 @@ impl Recipe for Java {
         }
         // `sh`: the wrapper is a POSIX script, and a checkout may have lost its executable bit.
         let mvn = if wrapper { "sh ./mvnw" } else { "mvn" };
-        let flags = format!("-B -ntp -Dmaven.repo.local={REPO}");
+        let flags = format!("-B -ntp -gs {SETTINGS_DIR}/{SETTINGS_FILE} -Dmaven.repo.local={REPO}");
         let mut build = format!("{mvn} {flags}");
         // Offline: the deps layer has every artefact. Left online when the spec's own `install`
         // may not have resolved them.
@@ -253,11 +274,27 @@ impl Recipe for Java {
                     patterns,
                     files: manifests,
                 },
-                DepStep::Install(format!("{mvn} {flags} {RESOLVE}")),
+                DepStep::Generate {
+                    what: "Maven download cache settings".into(),
+                    dir: Some(SETTINGS_DIR.into()),
+                    files: vec![
+                        GeneratedFile {
+                            path: SETTINGS_FILE.into(),
+                            contents: settings().into_bytes(),
+                            executable: false,
+                        },
+                        GeneratedFile {
+                            path: FILL_DOWNLOAD_CACHE.into(),
+                            contents: fill_download_cache_script().into_bytes(),
+                            executable: false,
+                        },
+                    ],
+                },
+                DepStep::Fetch(format!(
+                    "{mvn} {flags} {RESOLVE} && sh {SETTINGS_DIR}/{FILL_DOWNLOAD_CACHE} {REPO} {DOWNLOAD_CACHE}"
+                )),
             ],
-            // None: the local repository is the download cache and what the build reads, so it
-            // is in the layer (see the module docs).
-            caches: Vec::new(),
+            caches: vec![cache(DOWNLOAD_CACHE, spec, "maven", Sharing::Locked)],
             env: Vec::new(),
             runtime_env: Vec::new(),
             build_env,
@@ -280,6 +317,40 @@ impl Recipe for Java {
             notes,
         })
     }
+}
+
+/// Global settings that put the download cache before every other repository, for releases only
+/// (a snapshot's files in a local repository are not laid out as in a remote one).
+fn settings() -> String {
+    let repository = |tag: &str| {
+        format!(
+            "      <{tag}>\n        <id>{DOWNLOAD_CACHE_ID}</id>\n        <url>file://{DOWNLOAD_CACHE}</url>\n        <releases><enabled>true</enabled><checksumPolicy>fail</checksumPolicy></releases>\n        <snapshots><enabled>false</enabled></snapshots>\n      </{tag}>\n"
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- Written by Strata: the download cache shared by every project's Maven builds. -->\n<settings>\n  <profiles>\n    <profile>\n      <id>{DOWNLOAD_CACHE_ID}</id>\n      <repositories>\n{}      </repositories>\n      <pluginRepositories>\n{}      </pluginRepositories>\n    </profile>\n  </profiles>\n  <activeProfiles>\n    <activeProfile>{DOWNLOAD_CACHE_ID}</activeProfile>\n  </activeProfiles>\n</settings>\n",
+        repository("repository"),
+        repository("pluginRepository")
+    )
+}
+
+/// Run after the resolution with the local repository and the download cache: copies what the
+/// resolution downloaded into the cache (files already there are kept: `--update=none` since
+/// coreutils 9.3, `-n` before it and in BusyBox), then says how much came from it. The cache only
+/// accelerates: failing to fill it does not fail the build.
+const FILL_DOWNLOAD_CACHE: &str = "fill-maven-download-cache.sh";
+
+fn fill_download_cache_script() -> String {
+    format!(
+        r#"# Written by Strata: see {SETTINGS_FILE}.
+repo=$1 cache=$2
+cp -R --update=none "$repo/." "$cache/" 2>/dev/null || cp -Rn "$repo/." "$cache/" ||
+  echo "strata: could not fill the Maven download cache $cache; the build goes on without it" >&2
+find "$repo" -name _remote.repositories -exec cat {{}} + |
+  awk -F'>' 'NF == 2 {{ n++; if (index($2, "{DOWNLOAD_CACHE_ID}=") == 1) c++ }}
+    END {{ printf "strata: Maven resolved %d files, %d of them from the download cache\n", n, c }}'
+"#
+    )
 }
 
 /// The spec's `[java]` table.

@@ -38,6 +38,10 @@ pub enum DepStep {
     /// Write files the recipe generated from what it read (a skeleton, normalized manifests).
     Generate {
         what: String,
+        /// The absolute directory the files' paths are relative to; the workdir when `None`
+        /// (a tool's configuration that is not the project's goes elsewhere, so the workdir
+        /// holds the project's files alone).
+        dir: Option<String>,
         files: Vec<GeneratedFile>,
     },
     /// Run a command with the recipe's caches, the spec's secrets and the SSH agent.

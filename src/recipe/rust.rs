@@ -172,6 +172,7 @@ impl Recipe for Rust {
         }
         deps.push(DepStep::Generate {
             what: "dependency skeleton".into(),
+            dir: None,
             files: skeleton,
         });
         deps.push(DepStep::Fetch(format!(

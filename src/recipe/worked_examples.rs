@@ -184,6 +184,7 @@ fn generated_files_and_per_platform_build_caches() {
         stage(&["Cargo.lock"]),
         DepStep::Generate {
             what: "dependency skeleton".into(),
+            dir: None,
             files: vec![
                 GeneratedFile {
                     path: "Cargo.toml".into(),
@@ -399,6 +400,7 @@ fn an_install_override_keeps_the_generated_files() {
         stage(&["rust-toolchain.toml"]),
         DepStep::Generate {
             what: "dependency skeleton".into(),
+            dir: None,
             files: vec![GeneratedFile {
                 path: "src/main.rs".into(),
                 contents: b"fn main() {}\n".to_vec(),

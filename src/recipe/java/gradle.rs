@@ -715,6 +715,7 @@ rm -rf {DIST} && cp -a \"$1\" {DIST} && mv \"{DIST}/bin/${{1##*/}}\" {DIST}/bin/
     });
     deps.push(DepStep::Generate {
         what: "Gradle init script".into(),
+        dir: None,
         files: vec![GeneratedFile {
             path: INIT_SCRIPT.into(),
             contents: INIT_SCRIPT_TEXT.as_bytes().to_vec(),

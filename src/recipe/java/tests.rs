@@ -1,7 +1,7 @@
 use bollard_buildkit_proto::pb;
 
 use crate::lower::tests::Ops;
-use crate::plan::{CopyFrom, Plan, StageFrom, StageName, Step};
+use crate::plan::{CopyFrom, Plan, Sharing, StageFrom, StageName, Step};
 use crate::recipe::tests::{context, include_patterns, plan_err, run_commands, spec, step_key};
 use crate::recipe::{Recipe, plan, worked_examples};
 use crate::spec::Command;
@@ -11,6 +11,10 @@ const POM: &str = include_str!("../../../examples/java-maven/pom.xml");
 const MAIN: &str = include_str!("../../../examples/java-maven/src/main/java/example/Main.java");
 const MAIN_PATH: &str = "src/main/java/example/Main.java";
 const RESOLVE: &str = "de.qaware.maven:go-offline-maven-plugin:1.2.8:resolve-dependencies";
+/// Every Maven call: the settings that declare the download cache, the layer's local repository.
+const FLAGS: &str = "-B -ntp -gs /opt/strata/maven-settings.xml -Dmaven.repo.local=/opt/m2";
+/// What follows the resolution: the download cache filled from the local repository.
+const FILL: &str = "sh /opt/strata/fill-maven-download-cache.sh /opt/m2 /var/cache/strata-maven";
 
 fn example() -> Vec<(&'static str, &'static str)> {
     vec![("pom.xml", POM), (MAIN_PATH, MAIN)]
@@ -54,22 +58,35 @@ fn the_example_resolves_from_the_pom_and_ships_the_jar_alone() {
         panic!()
     };
     assert_eq!(sel.include, ["pom.xml"]);
-    let Step::Run(resolve) = &deps.steps[1] else {
+    let Step::Write(settings) = &deps.steps[1] else {
+        panic!("then the settings, outside the workdir")
+    };
+    assert_eq!(settings.dest, "/opt/strata");
+    let Step::Run(resolve) = &deps.steps[2] else {
         panic!("then the resolution")
     };
+    assert_eq!(resolve.command, format!("mvn {FLAGS} {RESOLVE} && {FILL}"));
+    // The download cache, shared by every project and platform, one writer at a time; the local
+    // repository the build reads is in the layer.
+    assert_eq!(resolve.caches.len(), 1);
+    let cache = &resolve.caches[0];
     assert_eq!(
-        resolve.command,
-        format!("mvn -B -ntp -Dmaven.repo.local=/opt/m2 {RESOLVE}")
-    );
-    assert!(
-        resolve.caches.is_empty(),
-        "no cache mount: the local repository is in the layer"
+        (
+            cache.target.as_str(),
+            cache.sharing,
+            cache.scoped_id("linux/arm64")
+        ),
+        (
+            "/var/cache/strata-maven",
+            Sharing::Locked,
+            "strata/maven".to_string()
+        )
     );
     assert_eq!(
         runs(&p, StageName::Build),
-        [
-            "mvn -B -ntp -Dmaven.repo.local=/opt/m2 -o package -DskipTests && cp target/hello.jar /app/app.jar"
-        ]
+        [format!(
+            "mvn {FLAGS} -o package -DskipTests && cp target/hello.jar /app/app.jar"
+        )]
     );
     let build = p.stage(StageName::Build).unwrap();
     let Step::Copy(source) = &build.steps[0] else {
@@ -107,15 +124,23 @@ fn the_resolution_depends_on_the_poms_alone_and_the_image_gets_the_jar_alone() {
         .map(include_patterns)
         .collect();
     assert_eq!(inputs, [["pom.xml"]]);
-    assert!(
-        ops.exec(resolve)
-            .mounts
+    let cache_ids = |exec: &pb::ExecOp| -> Vec<String> {
+        exec.mounts
             .iter()
-            .all(|m| m.cache_opt.is_none()),
-        "nothing of the resolution is in a cache mount"
+            .filter_map(|m| m.cache_opt.as_ref().map(|c| c.id.clone()))
+            .collect()
+    };
+    assert_eq!(
+        cache_ids(ops.exec(resolve)),
+        ["strata/maven"],
+        "the resolution reads the download cache"
     );
     let build = ops.find("package -DskipTests");
     assert!(ops.closure(build).contains(resolve));
+    assert!(
+        cache_ids(ops.exec(build)).is_empty(),
+        "the offline package reads the layer's local repository alone"
+    );
     let result = &ops.ops[&ops.result];
     let Some(pb::op::Op::File(copy)) = &result.op else {
         panic!("the image's last op is the jar's copy")
@@ -218,17 +243,15 @@ fn a_multi_module_build_stages_every_pom_and_builds_the_runnable_module() {
     );
     assert_eq!(
         runs(&p, StageName::Deps),
-        [format!(
-            "sh ./mvnw -B -ntp -Dmaven.repo.local=/opt/m2 {RESOLVE}"
-        )]
+        [format!("sh ./mvnw {FLAGS} {RESOLVE} && {FILL}")]
     );
     assert_eq!(
         runs(&p, StageName::Build),
-        [
-            "sh ./mvnw -B -ntp -Dmaven.repo.local=/opt/m2 -o package -DskipTests -pl app -am && cp app/target/app-1.0-SNAPSHOT.jar /app/app.jar"
-        ]
+        [format!(
+            "sh ./mvnw {FLAGS} -o package -DskipTests -pl app -am && cp app/target/app-1.0-SNAPSHOT.jar /app/app.jar"
+        )]
     );
-    let Step::Run(resolve) = &p.stage(StageName::Deps).unwrap().steps[1] else {
+    let Step::Run(resolve) = &p.stage(StageName::Deps).unwrap().steps[2] else {
         panic!()
     };
     assert!(
@@ -438,11 +461,11 @@ fn spring_boot_3_3_and_newer_ships_its_layers() {
     let p = java_plan("language = \"java\"\n", &[("pom.xml", &pom)]);
     assert_eq!(
         runs(&p, StageName::Build),
-        [
-            "mvn -B -ntp -Dmaven.repo.local=/opt/m2 -o package -DskipTests && cp target/demo-0.0.1.jar /app/app.jar \
+        [format!(
+            "mvn {FLAGS} -o package -DskipTests && cp target/demo-0.0.1.jar /app/app.jar \
 && java -Djarmode=tools -jar /app/app.jar extract --layers --destination /opt/strata-layers \
 && mkdir -p /opt/strata-layers/dependencies /opt/strata-layers/spring-boot-loader /opt/strata-layers/snapshot-dependencies /opt/strata-layers/application"
-        ]
+        )]
     );
     let titles: Vec<String> = p
         .stage(StageName::Runtime)
@@ -506,4 +529,123 @@ fn odd_module_entries_neither_loop_nor_leave_the_context() {
         plan_err("language = \"java\"\n", &[("pom.xml", out)]),
         "pom.xml:1:27: module `../elsewhere` is outside the build context, which BuildKit does not send (move the module into the build context)"
     );
+}
+
+/// The files the deps stage writes outside the workdir, by name.
+fn generated(p: &Plan, name: &str) -> String {
+    p.stage(StageName::Deps)
+        .unwrap()
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Write(w) => w.files.iter().find(|f| f.path == name),
+            _ => None,
+        })
+        .map(|f| String::from_utf8(f.contents.clone()).unwrap())
+        .unwrap_or_else(|| panic!("no generated {name}"))
+}
+
+#[test]
+fn the_settings_put_the_download_cache_first_for_releases_and_plugins() {
+    let p = java_plan(SPEC, &example());
+    let settings = generated(&p, "maven-settings.xml");
+    let deps = p.stage(StageName::Deps).unwrap();
+    let mount = deps
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Run(r) => r.caches.first(),
+            _ => None,
+        })
+        .unwrap();
+    // The repository Maven reads is the mount the resolution has.
+    let url = format!("<url>file://{}</url>", mount.target);
+    assert_eq!(settings.matches(&url).count(), 2, "{settings}");
+    for tag in ["<repositories>", "<pluginRepositories>"] {
+        assert!(settings.contains(tag), "{tag} in {settings}");
+    }
+    // A profile's repositories are asked before the poms' and Central only when it is active.
+    assert!(
+        settings.contains("<activeProfile>strata-download-cache</activeProfile>"),
+        "{settings}"
+    );
+    assert_eq!(
+        settings
+            .matches("<snapshots><enabled>false</enabled></snapshots>")
+            .count(),
+        2,
+        "a snapshot's local files are not laid out as a remote repository's"
+    );
+    assert_eq!(
+        settings
+            .matches("<checksumPolicy>fail</checksumPolicy>")
+            .count(),
+        2,
+        "a damaged file in the cache is downloaded again, not used"
+    );
+}
+
+#[test]
+fn the_download_cache_keeps_what_it_has_and_receives_what_was_downloaded() {
+    let p = java_plan(SPEC, &example());
+    let script = generated(&p, "fill-maven-download-cache.sh");
+    let root = std::env::temp_dir().join(format!("strata-maven-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (repo, cache) = (root.join("m2"), root.join("cache"));
+    let write = |path: std::path::PathBuf, text: &str| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write(root.join("fill.sh"), &script);
+    // Downloaded by this resolution: a jar and its pom.
+    write(repo.join("org/a/1/a-1.jar"), "downloaded");
+    write(
+        repo.join("org/a/1/_remote.repositories"),
+        "#NOTE: a comment\na-1.jar>central=\na-1.pom>central=\n",
+    );
+    // Copied from the cache, which already has it.
+    write(repo.join("org/b/2/b-2.jar"), "copy");
+    write(
+        repo.join("org/b/2/_remote.repositories"),
+        "b-2.jar>strata-download-cache=\n",
+    );
+    write(cache.join("org/b/2/b-2.jar"), "cached");
+
+    let run = |cache: &std::path::Path| {
+        std::process::Command::new("sh")
+            .arg(root.join("fill.sh"))
+            .arg(&repo)
+            .arg(cache)
+            .output()
+            .unwrap()
+    };
+    let out = run(&cache);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout.trim(),
+        "strata: Maven resolved 3 files, 1 of them from the download cache"
+    );
+    let read = |p: &str| std::fs::read_to_string(cache.join(p)).unwrap();
+    assert_eq!(
+        read("org/a/1/a-1.jar"),
+        "downloaded",
+        "what was downloaded is kept"
+    );
+    assert_eq!(
+        read("org/b/2/b-2.jar"),
+        "cached",
+        "what the cache had is left alone"
+    );
+
+    // A cache that cannot be written only costs the next build its downloads.
+    let not_a_directory = root.join("file");
+    write(not_a_directory.clone(), "");
+    let out = run(&not_a_directory);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("could not fill the Maven download cache"),
+        "{out:?}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
 }
