@@ -7,7 +7,9 @@
 //! Where the artefacts live: as with Maven, Gradle's dependency cache is also what the build reads,
 //! so it is an ordinary directory of the deps layer (`GRADLE_USER_HOME=/opt/gradle-home`), keyed on
 //! the staged files, and the build runs `--offline`. Seeding it from a cache mount shared by every
-//! project would put every other project's artefacts into this layer; so the one cache mount
+//! project would put every other project's artefacts into this layer, and a mount read as a
+//! `file://` repository (Maven's download cache) would not reach the layer at all: Gradle reads
+//! local repositories in place, never copying into its cache. So the one cache mount
 //! (`locked`: Gradle's cross-process locks do not cross containers) holds the wrapper's
 //! distribution, named by `distributionUrl`, which the wrapper step copies in instead of
 //! downloading it again when the wrapper properties change back or another project uses the same
