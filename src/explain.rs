@@ -210,7 +210,11 @@ pub fn outline(spec: &Spec, plan: &Plan, options: &BuildOptions) -> Answer {
     let mut caches: Vec<String> = Vec::new();
     for step in plan.stages.iter().flat_map(|s| &s.steps) {
         if let Step::Run(r) = step {
-            for c in &r.caches {
+            for c in r
+                .caches
+                .iter()
+                .chain(r.layer_cache.as_ref().map(|l| &l.cache))
+            {
                 let id = c.scoped_id("<platform>");
                 if !caches.contains(&id) {
                     caches.push(id);

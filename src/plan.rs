@@ -167,12 +167,57 @@ pub struct KeepFromCache {
     pub to: String,
 }
 
+/// Where the step after a [`LayerCache`] step mounts that cache to copy it into the layer: a path
+/// no recipe compiles into.
+pub const LAYER_CACHE_SCRATCH: &str = "/run/strata-layer-cache";
+
+/// A build-output cache whose whole content the layer keeps, at the very path the step compiled
+/// into: the step runs with the cache mounted at `cache.target`, so a rebuild recompiles only what
+/// changed since any earlier build of the project on this builder; then a second command runs on
+/// the step's result with the same cache mounted at [`LAYER_CACHE_SCRATCH`] and copies it, mtimes
+/// kept (tools judge freshness by them), to `cache.target`, which is no mount there. So the steps
+/// after it and a fresh builder with `--cache-from` find the output in the layers, at the path it
+/// was built at (a cargo target dir records absolute paths: it cannot move). `then` runs right
+/// after the copy, in the layer (completing what an emptied cache lacks, dropping what the
+/// layer must not keep).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerCache {
+    pub cache: CacheMount,
+    pub then: Option<String>,
+}
+
+impl LayerCache {
+    /// What the second command runs: the cache's content, and nothing else, at its target.
+    pub fn script(&self) -> String {
+        let target = crate::recipe::shell_word(self.cache.target.trim_end_matches('/'));
+        let mut script = format!(
+            "rm -rf {target} && mkdir -p {target} && cp -a {LAYER_CACHE_SCRATCH}/. {target}/"
+        );
+        if let Some(then) = &self.then {
+            script.push_str(&format!(" && {then}"));
+        }
+        script
+    }
+
+    /// The progress line of the second command.
+    pub fn title(&self) -> String {
+        redact_credentials(&format!(
+            "keep {} in the layer: {}",
+            self.cache.target,
+            self.script()
+        ))
+        .into_owned()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStep {
     /// Shell command, run with `/bin/sh -c` as root.
     pub command: String,
     /// Copied out of cache mounts after the command succeeds.
     pub keep: Vec<KeepFromCache>,
+    /// A build-output cache the command compiles into, which the layer then keeps.
+    pub layer_cache: Option<LayerCache>,
     /// Working directory: the workdir, or `/` for steps that come before anything is copied there.
     pub cwd: String,
     /// Added to the inherited environment for this step only, in order.
@@ -389,6 +434,21 @@ impl Plan {
                             let id = c.scoped_id("<platform>");
                             let sharing = c.sharing.name();
                             let _ = writeln!(out, "      cache {} (id {id}, {sharing})", c.target);
+                        }
+                        if let Some(l) = &r.layer_cache {
+                            let c = &l.cache;
+                            let id = c.scoped_id("<platform>");
+                            let sharing = c.sharing.name();
+                            let _ = writeln!(
+                                out,
+                                "      cache {} (id {id}, {sharing}), kept in the layer:",
+                                c.target
+                            );
+                            let _ = writeln!(
+                                out,
+                                "      then, with that cache at {LAYER_CACHE_SCRATCH}: {}",
+                                l.script()
+                            );
                         }
                         if r.ssh_agent {
                             let _ = writeln!(

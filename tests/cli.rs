@@ -66,7 +66,7 @@ fn plan_shows_the_rust_skeleton_and_the_offline_build() {
         "language rust · package manager cargo · install keyed by Cargo.lock, Cargo.toml, crates/greeting/Cargo.toml, crates/server/Cargo.toml\n",
         "  1/3 write dependency skeleton (6 files) to /app\n      Cargo.lock\n      Cargo.toml\n",
         "      crates/server/src/main.rs\n  2/3 cargo vendor --locked --respect-source-config /opt/cargo-vendor > /opt/cargo-vendor.toml\n      cache /usr/local/cargo/registry (id strata/cargo-registry, locked)\n",
-        "  3/3 cargo build --release --locked --offline --config /opt/cargo-vendor.toml -p server --bin server && cargo clean --release --offline --config /opt/cargo-vendor.toml -p greeting -p server\n      ssh agent",
+        "  3/3 cargo build --release --locked --offline --config /opt/cargo-vendor.toml -p server --bin server\n      cache /app/target (id strata/cargo-target/server/<platform>, locked), kept in the layer:\n      then, with that cache at /run/strata-layer-cache: rm -rf /app/target && mkdir -p /app/target && cp -a /run/strata-layer-cache/. /app/target/ && cargo build --release --locked --offline --config /opt/cargo-vendor.toml -p server --bin server && cargo clean --release --offline --config /opt/cargo-vendor.toml -p greeting -p server\n      ssh agent",
         "[build] FROM stage deps\n  1/2 copy . to /app\n",
         "[runtime] FROM docker.io/library/debian:bookworm-slim\n  1/1 copy /usr/local/bin/server from build\n",
         "  cmd [\"/usr/local/bin/server\"]\n",

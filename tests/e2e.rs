@@ -1685,13 +1685,34 @@ fn rust_contexts() -> Vec<String> {
 
 const RUST_VENDOR: &str = "[deps 2/3] cargo vendor";
 const RUST_DEPS_BUILD: &str = "[deps 3/3] cargo build";
+const RUST_DEPS_KEEP: &str = "[deps 3/3] keep /app/target in the layer";
 const RUST_BUILD: &str = "[build 2/2] cargo build";
 
-/// The cargo workspace example: the dependencies compile from a skeleton of the manifests in the
-/// deps layer; an app edit and a version bump compile no dependency, a dependency edit does.
+/// The crates a step's output shows cargo compiling.
+fn compiled_crates(output: &str) -> Vec<&str> {
+    output
+        .lines()
+        .filter_map(|l| l.split_once("Compiling ").map(|(_, c)| c))
+        .filter_map(|c| c.split_whitespace().next())
+        .collect()
+}
+
+/// The cargo workspace example: the dependencies compile from a skeleton of the manifests, in a
+/// target dir on a cache mount that the deps layer then keeps a copy of; an app edit and a
+/// version bump compile no dependency, a dependency edit compiles the added crate alone.
 fn rust(kind: Kind) {
     let e = rust_images(kind);
     let ws = Workspace::example_as_is("rust", kind);
+    // A build-output cache of this run's own, which the first build fills: the dependency edit
+    // below must find there what this run compiled, not an added crate an earlier run compiled.
+    // A cache id alone does not make the steps run (BuildKit v0.25 leaves cache ids out of the
+    // steps' cache keys): a variable of the build steps does.
+    let nonce = nonce();
+    let spec = ws.read("strata.toml");
+    ws.write(
+        "strata.toml",
+        &format!("{spec}[build_env]\nE2E_RUN = \"{nonce}\"\n[cache]\nid = \"e2e-rust-{nonce}\"\n"),
+    );
     let tag = format!("strata-e2e/rust:{}", kind.id());
     let contexts = rust_contexts();
     let images: Vec<&str> = contexts.iter().map(String::as_str).collect();
@@ -1704,6 +1725,16 @@ fn rust(kind: Kind) {
                 .log
                 .contains(&format!("[runtime] FROM docker.io/{DEBIAN_BASE}")),
         "{}",
+        cold.log
+    );
+    assert!(
+        compiled_crates(&cold.output_of(RUST_DEPS_BUILD)).contains(&"httparse"),
+        "the dependencies compile in the deps stage:\n{}",
+        cold.log
+    );
+    assert!(
+        compiled_crates(&cold.output_of(RUST_DEPS_KEEP)).is_empty(),
+        "cargo finds the copy in the layer up to date (mtimes kept):\n{}",
         cold.log
     );
     assert_eq!(e.serve(&tag, 8080), r#"{"Hello":"World"}"#);
@@ -1754,14 +1785,13 @@ fn rust(kind: Kind) {
     assert_eq!(
         e.run_output(
             &deps_tag,
-            &["sh", "-c", "grep -h '^version' /app/crates/*/Cargo.toml; ls /opt/cargo-vendor; ls /app/target/release/deps | grep -c '^libhttparse-.*rlib$'"]
+            &["sh", "-c", "grep -h '^version' /app/crates/*/Cargo.toml; ls /opt/cargo-vendor; ls /app/target/release/deps | grep -c '^libhttparse-.*rlib$'; ls /app/target/release/deps | grep -c -e greeting -e server; true"]
         ),
-        "version = \"0.0.0\"\nversion = \"0.0.0\"\nhttparse\n1",
-        "masked versions, vendored sources and the compiled dependency are in the layer"
+        "version = \"0.0.0\"\nversion = \"0.0.0\"\nhttparse\n1\n0",
+        "masked versions, vendored sources and the compiled dependency are in the layer, the stubs' artefacts are not"
     );
 
     // An app edit (the library crate's source) compiles no dependency.
-    let nonce = nonce();
     let lib = ws.read("crates/greeting/src/lib.rs");
     ws.write(
         "crates/greeting/src/lib.rs",
@@ -1775,7 +1805,9 @@ fn rust(kind: Kind) {
     );
     let app_edit = e.build_ok(&ws.dir, "strata.toml", &tag, &images);
     assert!(
-        app_edit.cached(RUST_VENDOR) && app_edit.cached(RUST_DEPS_BUILD),
+        app_edit.cached(RUST_VENDOR)
+            && app_edit.cached(RUST_DEPS_BUILD)
+            && app_edit.cached(RUST_DEPS_KEEP),
         "an app edit must not rebuild the dependencies:\n{}",
         app_edit.log
     );
@@ -1848,11 +1880,16 @@ fn rust(kind: Kind) {
         !dep_edit.cached(RUST_DEPS_BUILD),
         "a dependency edit must rebuild the dependencies"
     );
+    // Only the added crate and the workspace's stubs compile: the cache held the rest.
+    let compiled = compiled_crates(&dep_edit.output_of(RUST_DEPS_BUILD)).join(" ");
     assert!(
-        dep_edit
-            .output_of(RUST_DEPS_BUILD)
-            .contains("Compiling itoa"),
-        "{}",
+        compiled.contains("itoa") && !compiled.contains("httparse"),
+        "a dependency edit compiles the added crate, not the unchanged ones: {compiled}\n{}",
+        dep_edit.log
+    );
+    assert!(
+        compiled_crates(&dep_edit.output_of(RUST_DEPS_KEEP)).is_empty(),
+        "the copy in the layer is complete:\n{}",
         dep_edit.log
     );
     assert!(

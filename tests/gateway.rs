@@ -543,6 +543,29 @@ fn the_outline_names_the_tool_image_a_named_context_can_give() {
     assert!(!pip.contains("--build-context"), "{pip}");
 }
 
+/// `--call outline` lists every cache mount the build uses, the target cache the Rust deps layer
+/// keeps a copy of too (it is a cache a user may want to prune).
+#[test]
+fn the_outline_lists_the_kept_build_output_cache() {
+    let dir = example("rust");
+    let outline = subrequest(&dir, "frontend.outline");
+    let json = outline.metadata_json("result.json").unwrap();
+    let ids: Vec<&str> = json["cache"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["ID"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "strata/cargo-registry",
+            "strata/cargo-git",
+            "strata/cargo-target/server/<platform>"
+        ]
+    );
+}
+
 /// The tool's official image is asked for only when a named context replaces it (no registry but
 /// PyPI may be reachable); then uv's step is a copy from the replacement, pinned to the digest
 /// the daemon resolved, and nothing installs uv. A per-platform key works as for base images, and

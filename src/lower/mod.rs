@@ -12,8 +12,8 @@ use crate::image::{DEFAULT_PATH, Environment, History, ImageConfig, rfc3339};
 use crate::llb::{self, Exec, ExtraMount, Graph, State, Vertex};
 use crate::options::{BuildOptions, NetworkMode};
 use crate::plan::{
-    ContextPurpose, ContextSelection, CopyFrom, Plan, Sharing, StageFrom, StageName, Step,
-    ToolImage, ToolStep,
+    CacheMount, ContextPurpose, ContextSelection, CopyFrom, LAYER_CACHE_SCRATCH, Plan, RunStep,
+    Sharing, StageFrom, StageName, Step, ToolImage, ToolStep,
 };
 use crate::platform::Platform;
 use crate::reference::ImageRef;
@@ -113,16 +113,16 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
                 (Step::Tool(tool), Some(_)) => tool.image.title(&tool.image.image.familiar()),
                 _ => step.title(),
             };
+            let prefix = lowerer.platform_prefix();
+            let step_name =
+                |title: &str| format!("[{prefix}{} {}/{total}] {title}", stage.name.name(), i + 1);
             let mut vertex = Vertex {
-                name: format!(
-                    "[{}{} {}/{total}] {title}",
-                    lowerer.platform_prefix(),
-                    stage.name.name(),
-                    i + 1,
-                ),
+                name: step_name(&title),
                 ignore_cache,
                 location: None,
             };
+            // A build-output cache the layer keeps: its copy is a second exec of the same step.
+            let mut kept_title = None;
             current.state = match (step, &tool_image) {
                 (Step::Tool(tool), Some(image)) => {
                     lowerer.copy_tool(&current.state, image, &tool.image, vertex)
@@ -136,7 +136,35 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
                             (e.line as i32, e.column as i32),
                         ))
                     });
-                    lowerer.run(&current, run, vertex)
+                    match &run.layer_cache {
+                        None => lowerer.run(&current.state, &current.env, run, vertex),
+                        Some(kept) => {
+                            let compiled =
+                                lowerer.run(&current.state, &current.env, run, vertex.clone());
+                            let copy = RunStep {
+                                command: kept.script(),
+                                keep: Vec::new(),
+                                layer_cache: None,
+                                caches: run
+                                    .caches
+                                    .iter()
+                                    .cloned()
+                                    .chain([CacheMount {
+                                        target: LAYER_CACHE_SCRATCH.into(),
+                                        ..kept.cache.clone()
+                                    }])
+                                    .collect(),
+                                ..run.clone()
+                            };
+                            let title = kept.title();
+                            let vertex = Vertex {
+                                name: step_name(&title),
+                                ..vertex
+                            };
+                            kept_title = Some(title);
+                            lowerer.run(&compiled, &current.env, &copy, vertex)
+                        }
+                    }
                 }
                 (Step::Write(write), _) => lowerer.write(&current.state, write, vertex),
                 (Step::Copy(copy), _) => match &copy.from {
@@ -154,12 +182,14 @@ pub fn lower(input: &LowerInput<'_>) -> Result<Lowered, Diagnostic> {
                     }
                 },
             };
-            current.history.push(History {
-                created: options.source_date_epoch.map(rfc3339),
-                created_by: Some(format!("strata: {title}")),
-                comment: Some("strata.v1".into()),
-                ..History::default()
-            });
+            for title in std::iter::once(title).chain(kept_title) {
+                current.history.push(History {
+                    created: options.source_date_epoch.map(rfc3339),
+                    created_by: Some(format!("strata: {title}")),
+                    comment: Some("strata.v1".into()),
+                    ..History::default()
+                });
+            }
         }
         let done = stage.name == target;
         built.insert(stage.name, current);
@@ -332,10 +362,11 @@ impl Lowerer<'_, '_> {
         self.graph.copy_then(onto, image, copies, aliases, vertex)
     }
 
-    fn run(&mut self, on: &Built, run: &crate::plan::RunStep, vertex: Vertex) -> State {
+    /// The step's command, with its mounts, on `root` in the stage's environment `env`.
+    fn run(&mut self, root: &State, env: &Environment, run: &RunStep, vertex: Vertex) -> State {
         let opts = self.input.options;
         let caps = self.input.caps;
-        let mut env = on.env.clone();
+        let mut env = env.clone();
         // Reproducible builds: tools read the time to write from SOURCE_DATE_EPOCH, and Python
         // writes hash-based .pyc files while it is set (timestamp-based ones hold the mtime the
         // installer gave each source file: the time of the build). So the steps see it, and
@@ -349,6 +380,7 @@ impl Lowerer<'_, '_> {
         let mut mounts: Vec<ExtraMount> = run
             .caches
             .iter()
+            .chain(run.layer_cache.as_ref().map(|l| &l.cache))
             .map(|c| ExtraMount::Cache {
                 target: c.target.clone(),
                 id: c.scoped_id(&self.input.platform.to_string()),
@@ -396,7 +428,7 @@ impl Lowerer<'_, '_> {
         }
         let command = format!("{prelude}{}", run.script());
         let exec = Exec {
-            root: Some(on.state.clone()),
+            root: Some(root.clone()),
             args: Command::Shell(command).argv(),
             env: env.to_list(),
             cwd: run.cwd.clone(),

@@ -8,7 +8,7 @@ use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{
     ContextPurpose, ContextSelection, CopyFrom, CopyStep, EnvList, GeneratedFile, ImageSettings,
-    Plan, RunStep, Sharing, Stage, StageFrom, StageName, Step, ToolStep, WriteStep,
+    LayerCache, Plan, RunStep, Sharing, Stage, StageFrom, StageName, Step, ToolStep, WriteStep,
 };
 use crate::reference::ImageRef;
 use crate::spec::{Command, Spec};
@@ -121,6 +121,7 @@ impl Steps<'_> {
         RunStep {
             command,
             keep: Vec::new(),
+            layer_cache: None,
             cwd: self.spec.workdir.clone(),
             env: self.build_env.clone(),
             caches: Vec::new(),
@@ -234,6 +235,17 @@ impl Steps<'_> {
                             caches: conv.caches.clone(),
                             ..install(command.clone(), origin.clone())
                         }),
+                        DepStep::Compile {
+                            command,
+                            output,
+                            then,
+                        } => Step::Run(RunStep {
+                            layer_cache: Some(LayerCache {
+                                cache: output.clone(),
+                                then: then.clone(),
+                            }),
+                            ..install(command.clone(), origin.clone())
+                        }),
                     });
                 }
             }
@@ -343,6 +355,7 @@ else echo 'strata: packages need apt-get or apk in the image' >&2; exit 1; fi"
         Some(Step::Run(RunStep {
             command,
             keep: Vec::new(),
+            layer_cache: None,
             cwd: "/".into(),
             env: Vec::new(),
             caches: vec![

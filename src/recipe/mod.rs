@@ -51,6 +51,16 @@ pub enum DepStep {
     /// mounted there only, and the other steps run without them (cargo, whose build reads the
     /// sources of every locked package, so a cache mount could not be what it reads them from).
     Fetch(String),
+    /// Run a command like `Install` that compiles into a build-output cache (`output`, mounted at
+    /// its target, per project and platform), whose content the layer then keeps at that same
+    /// path (`plan::LayerCache`): a dependency edit recompiles only what changed, and the build
+    /// after the source copy and a fresh builder with `--cache-from` find the result in the
+    /// layer. `then` runs after the copy, in the layer. A spec's `install` replaces it.
+    Compile {
+        command: String,
+        output: CacheMount,
+        then: Option<String>,
+    },
 }
 
 /// A step run before anything is staged.

@@ -10,13 +10,15 @@
 //! copies exactly the locked packages' sources out of it into the layer (`/opt/cargo-vendor`) and
 //! writes the source-replacement config that points cargo there. Every later cargo call passes
 //! that config and `--offline`: the layers hold everything the build needs, whatever the cache
-//! holds, and `target/` with the compiled dependencies is an ordinary directory of the deps layer,
-//! so `--cache-to` carries it to another machine.
+//! holds. The dependencies compile in `target/` on a build-output cache mount of the package and
+//! platform, so a dependency edit compiles only what it adds; the deps layer then keeps a copy
+//! of it at the same path (`DepStep::Compile`), so the build after the source copy, which runs
+//! without the mount, and another machine given `--cache-from` find them compiled.
 
 use super::cargo::{self, Lockfile, Manifest, Workspace, numeric_version};
 use super::{
-    Artefact, Conventions, DepStep, Recipe, Runtime, Setup, cache, env_list, resolve_manifests,
-    shell_word,
+    Artefact, Conventions, DepStep, Recipe, Runtime, Setup, build_cache, cache, env_list,
+    resolve_manifests, shell_word,
 };
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, closest};
@@ -178,13 +180,29 @@ impl Recipe for Rust {
         deps.push(DepStep::Fetch(format!(
             "cargo vendor --locked --respect-source-config {VENDOR_DIR} > {VENDOR_CONFIG}"
         )));
-        // The stubs' artefacts go in the same step: the deps layer then holds the dependencies'
-        // alone, and an app edit runs one step after the source copy, not two.
-        deps.push(DepStep::Install(format!(
-            "{} && {}",
-            commands.cargo_build(),
-            commands.clean()
-        )));
+        // The dependencies compile in a target dir on a cache mount of this package and platform,
+        // so a dependency edit compiles only the crates it adds or changes; the layer then keeps
+        // a copy at the same path (cargo's target dir records absolute paths), for the build
+        // after the source copy, which runs without the mount, and for `--cache-from`. After the
+        // copy, cargo runs again: nothing to do when the cache was complete, the missing crates
+        // when it was emptied (BuildKit prunes cache mounts apart from the layers that used
+        // them); then the stubs' artefacts leave the layer (an app edit runs one step after the
+        // source copy, not two). The cache keeps them: only these steps ever build there.
+        deps.push(DepStep::Compile {
+            command: commands.cargo_build(),
+            output: build_cache(
+                &target_dir(spec),
+                spec,
+                "cargo-target",
+                &package,
+                Sharing::Locked,
+            ),
+            then: Some(format!(
+                "{} && {}",
+                commands.cargo_build(),
+                commands.clean()
+            )),
+        });
 
         let image = |r: &str| ImageRef::parse(r).expect("a valid built-in image reference");
         let default_image =
@@ -227,10 +245,7 @@ impl Recipe for Rust {
             runtime_env: Vec::new(),
             build_env: env_list(&[
                 ("CARGO_HOME", CARGO_HOME),
-                (
-                    "CARGO_TARGET_DIR",
-                    &format!("{}/target", spec.workdir.trim_end_matches('/')),
-                ),
+                ("CARGO_TARGET_DIR", &target_dir(spec)),
             ]),
             // A spec's own `install` replaces the step above: its stubs are forgotten after the
             // source copy instead.
@@ -259,6 +274,11 @@ impl Recipe for Rust {
             notes,
         })
     }
+}
+
+/// Where cargo compiles: in the workdir, where it would without Strata.
+fn target_dir(spec: &Spec) -> String {
+    format!("{}/target", spec.workdir.trim_end_matches('/'))
 }
 
 /// The cargo invocations, built the same way for the dependency build and the real one so both

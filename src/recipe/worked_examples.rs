@@ -174,8 +174,7 @@ fn steps_after_the_source_copy_run_with_or_without_a_build() {
 /// A cargo-chef-style skeleton the frontend generates (normalized manifests, stub sources), written
 /// as file ops over a staged file; and a build-output cache per project and platform with the
 /// binary copied out of it in the step. (The Rust recipe writes its lockfile into the skeleton
-/// too, and keeps `target/` in the deps layer, so that `--cache-to` carries the compiled
-/// dependencies; a build-output cache suits Go's build cache.)
+/// too, and compiles into a build-output cache the deps layer keeps: the next example.)
 #[test]
 fn generated_files_and_per_platform_build_caches() {
     let s = spec("language = \"rust\"\n");
@@ -271,10 +270,96 @@ fn generated_files_and_per_platform_build_caches() {
     );
 }
 
+/// Compiled dependencies: a dependency step compiles into a build-output cache (so an edit of the
+/// dependencies recompiles only what changed), and the layer keeps the cache's content at the
+/// path it was compiled at, copied by a second exec that mounts the same cache elsewhere; the
+/// build after the source copy runs without the mount and reads it from the layer, and so does a
+/// builder that only has the layers (`--cache-from`).
+#[test]
+fn a_build_output_cache_whose_content_the_dependency_layer_keeps() {
+    let s = spec("language = \"rust\"\n");
+    let mut conv = bare("make", "gcc:14");
+    conv.deps = vec![
+        stage(&["deps.lock"]),
+        DepStep::Compile {
+            command: "make deps".into(),
+            output: build_cache("/app/out", &s, "make-out", "demo", Sharing::Locked),
+            then: Some("make deps && rm -rf /app/out/stubs".into()),
+        },
+    ];
+    conv.build = Some("make".into());
+    let plan = lay_out(&s, &[], "c", &conv).unwrap();
+    let rendered = plan.render();
+    assert!(
+        rendered.contains("cache /app/out (id strata/make-out/demo/<platform>, locked), kept in the layer")
+            && rendered.contains("then, with that cache at /run/strata-layer-cache: rm -rf /app/out && mkdir -p /app/out && cp -a /run/strata-layer-cache/. /app/out/ && make deps && rm -rf /app/out/stubs"),
+        "strata plan shows the cache and the copy:\n{rendered}"
+    );
+
+    let lowered = lowered(&plan, "linux/arm64");
+    let ops = Ops::of(&lowered.definition);
+    let compile = ops.find("[deps 2/2] make deps");
+    let keep = ops.find("[deps 2/2] keep /app/out in the layer");
+    let cache_mounts = |digest: &str| -> Vec<(String, String, i32)> {
+        ops.exec(digest)
+            .mounts
+            .iter()
+            .filter_map(|m| {
+                let c = m.cache_opt.as_ref()?;
+                Some((m.dest.clone(), c.id.clone(), c.sharing))
+            })
+            .collect()
+    };
+    let id = "strata/make-out/demo/linux-arm64".to_string();
+    let locked = pb::CacheSharingOpt::Locked as i32;
+    assert_eq!(
+        cache_mounts(compile),
+        [("/app/out".into(), id.clone(), locked)]
+    );
+    assert_eq!(
+        cache_mounts(keep),
+        [("/run/strata-layer-cache".into(), id, locked)],
+        "the same cache, away from the path the layer receives"
+    );
+    assert!(
+        ops.exec(keep).mounts.iter().all(|m| m.dest != "/app/out"),
+        "the copy's destination is the layer's own directory"
+    );
+    assert_eq!(
+        ops.ops[keep].inputs[0].digest, compile,
+        "the copy runs on the compile's result"
+    );
+    let args = &ops.exec(keep).meta.as_ref().unwrap().args;
+    assert_eq!(
+        args.last().unwrap(),
+        "rm -rf /app/out && mkdir -p /app/out && cp -a /run/strata-layer-cache/. /app/out/ && make deps && rm -rf /app/out/stubs"
+    );
+
+    // The build reads the layer: no mount, on top of the copy.
+    let build = ops.find("[build 2/2] make");
+    assert!(cache_mounts(build).is_empty());
+    assert!(ops.closure(build).contains(keep));
+    // One history entry per exec, both named.
+    let history: Vec<&str> = lowered
+        .image_config
+        .history
+        .iter()
+        .filter_map(|h| h.created_by.as_deref())
+        .collect();
+    assert!(
+        history.contains(&"strata: make deps")
+            && history
+                .iter()
+                .any(|h| h.starts_with("strata: keep /app/out in the layer: ")),
+        "{history:?}"
+    );
+}
+
 #[test]
 fn a_result_is_copied_out_of_a_cache_mount_within_the_step() {
     let step = crate::plan::RunStep {
         command: "cargo build --release".into(),
+        layer_cache: None,
         keep: vec![KeepFromCache {
             from: "/app/target/release/app".into(),
             to: "/out/app".into(),

@@ -82,7 +82,7 @@ const EXAMPLES: &[Example] = &[
     Example {
         name: "rust",
         images: &[("rust:1-slim-bookworm", "rust"), ("debian:bookworm-slim", "debian")],
-        source: "crates/greeting/src/lib.rs", comment: "//", install: "[deps 3/3] cargo build", deps_steps: &["cargo vendor"],
+        source: "crates/greeting/src/lib.rs", comment: "//", install: "[deps 3/3] cargo build", deps_steps: &["cargo vendor", "[deps 3/3] keep /app/target"],
         offline: Some(Offline { step: "[build 2/2] cargo build --release --locked --offline", foreign: &["Downloading", "Downloaded", "Updating"], compiles_only: &["greeting", "server"] }),
         extra_spec: "", port: 8080,
     },

@@ -102,12 +102,16 @@ fn generated(p: &Plan) -> Vec<(&str, &str)> {
 }
 
 fn lowered(p: &Plan) -> pb::Definition {
+    lowered_for(p, "linux/amd64")
+}
+
+fn lowered_for(p: &Plan, platform: &str) -> pb::Definition {
     let s = spec(SPEC);
     lower(&LowerInput {
         plan: p,
         images: &Default::default(),
         options: &BuildOptions::default(),
-        platform: &Platform::parse("linux/amd64").unwrap(),
+        platform: &Platform::parse(platform).unwrap(),
         caps: &Caps::current(),
         context: &Context::Local {
             name: "context".into(),
@@ -119,9 +123,22 @@ fn lowered(p: &Plan) -> pb::Definition {
     .definition
 }
 
-/// The last step of the deps stage: the dependency build, then the stubs' artefacts cleaned.
+/// The dependency build's cache, which the deps layer keeps.
+fn kept_cache(p: &Plan) -> &crate::plan::LayerCache {
+    let steps = &p.stage(StageName::Deps).unwrap().steps;
+    let Some(Step::Run(build)) = steps.last() else {
+        panic!("the deps stage ends with the dependency build")
+    };
+    build
+        .layer_cache
+        .as_ref()
+        .expect("the dependency build compiles into a cache the layer keeps")
+}
+
+/// What runs in the layer after the dependency build's output is copied there: the dependency
+/// build again (nothing to do when the cache was complete), then the stubs' artefacts cleaned.
 fn deps_build(p: &Plan) -> String {
-    titles(p, StageName::Deps).last().unwrap().clone()
+    kept_cache(p).then.clone().unwrap()
 }
 
 const DEPS_BUILD: &str = "cargo build --release --locked --offline --config /opt/cargo-vendor.toml -p server --bin server";
@@ -149,11 +166,23 @@ fn the_example_plan() {
         [
             "write dependency skeleton (6 files) to /app",
             "cargo vendor --locked --respect-source-config /opt/cargo-vendor > /opt/cargo-vendor.toml",
-            format!(
-                "{DEPS_BUILD} && cargo clean --release --offline --config /opt/cargo-vendor.toml -p greeting -p server"
-            )
-            .as_str(),
+            DEPS_BUILD,
         ]
+    );
+    // The dependencies compile into a target dir on a cache of this package and platform, which
+    // the layer then keeps, at the path cargo compiled it at and that the later builds use.
+    let kept = kept_cache(&p);
+    assert_eq!(kept.cache.target, "/app/target");
+    assert_eq!(
+        kept.cache.scoped_id("linux/amd64"),
+        "strata/cargo-target/server/linux-amd64"
+    );
+    assert_eq!(kept.cache.sharing, Sharing::Locked);
+    assert_eq!(
+        deps_build(&p),
+        format!(
+            "{DEPS_BUILD} && cargo clean --release --offline --config /opt/cargo-vendor.toml -p greeting -p server"
+        )
     );
     // Only the download step has the download caches: what the build reads is in the layers.
     let vendor = run_step(&p, StageName::Deps, 1);
@@ -264,7 +293,7 @@ fn the_dependency_build_sees_only_the_skeleton() {
     let p = rust_plan(SPEC, &context(&example()));
     let def = lowered(&p);
     let ops = Ops::of(&def);
-    let build = ops.find("[deps 3/3]");
+    let build = ops.find("[deps 3/3] keep");
     assert!(
         ops.local_sources_under(build).is_empty(),
         "no context transfer"
@@ -285,10 +314,86 @@ fn the_dependency_build_sees_only_the_skeleton() {
     assert!(ops.closure(real).contains(build));
 }
 
+/// The cache mounts of an exec: (where, id).
+fn cache_mounts(ops: &Ops, digest: &str) -> Vec<(String, String)> {
+    ops.exec(digest)
+        .mounts
+        .iter()
+        .filter_map(|m| Some((m.dest.clone(), m.cache_opt.as_ref()?.id.clone())))
+        .collect()
+}
+
+/// The LLB: the dependency build compiles in a cache of this package and platform mounted at the
+/// target dir; a second exec mounts the same cache elsewhere and copies it to the target dir,
+/// which is no mount there, so the layer holds it; the real build, with no mount, runs on that.
+#[test]
+fn the_compiled_dependencies_come_from_a_cache_into_the_layer() {
+    let p = rust_plan(SPEC, &context(&example()));
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let def = lowered_for(&p, platform);
+        let ops = Ops::of(&def);
+        let id = format!("strata/cargo-target/server/{}", platform.replace('/', "-"));
+        let build = ops.find("[deps 3/3] cargo build");
+        assert_eq!(
+            cache_mounts(&ops, build),
+            [("/app/target".to_string(), id.clone())]
+        );
+        let keep = ops.find("[deps 3/3] keep /app/target in the layer");
+        assert_eq!(
+            cache_mounts(&ops, keep),
+            [("/run/strata-layer-cache".to_string(), id)]
+        );
+        let exec = ops.exec(keep);
+        let meta = exec.meta.as_ref().unwrap();
+        assert!(
+            meta.args.last().unwrap().starts_with(
+                "rm -rf /app/target && mkdir -p /app/target && cp -a /run/strata-layer-cache/. /app/target/ && cargo build "
+            ),
+            "{:?}",
+            meta.args
+        );
+        assert!(
+            meta.env
+                .contains(&"CARGO_TARGET_DIR=/app/target".to_string()),
+            "cargo finds the copy where it compiled it: {:?}",
+            meta.env
+        );
+        let real = ops.find("[build 2/2] cargo build");
+        assert!(cache_mounts(&ops, real).is_empty());
+        assert!(ops.closure(real).contains(keep));
+    }
+    // Another package of the same workspace is another project: its own cache.
+    let tools = rust_plan(
+        "language = \"rust\"\n[rust]\nbin = \"seed\"\n",
+        &two_packages_with_binaries(),
+    );
+    assert_eq!(
+        kept_cache(&tools).cache.scoped_id("linux/amd64"),
+        "strata/cargo-target/tools/linux-amd64"
+    );
+    // And the spec's `cache.id` names the cache, as it names the download caches.
+    let own = rust_plan(
+        "language = \"rust\"\n[cache]\nid = \"team/app\"\n",
+        &context(&example()),
+    );
+    assert_eq!(
+        kept_cache(&own).cache.scoped_id("linux/amd64"),
+        "team/app/cargo-target/server/linux-amd64"
+    );
+}
+
+/// The digest of the dependency build's last exec, the copy of its cache into the layer, which
+/// the first exec's digest feeds.
 fn deps_build_digest(ctx: &ContextFiles) -> String {
     let p = rust_plan(SPEC, ctx);
     let ops = Ops::of(&lowered(&p));
-    ops.find("[deps 3/3]").to_string()
+    let keep = ops.find("[deps 3/3] keep /app/target in the layer");
+    assert!(
+        ops.closure(keep)
+            .contains(ops.find("[deps 3/3] cargo build")),
+        "the copy runs on the build's result"
+    );
+    keep.to_string()
 }
 
 fn bump(text: &str, from: &str, to: &str) -> String {
@@ -747,11 +852,16 @@ fn musl_builds_a_static_binary_for_a_static_image() {
         deps[0],
         "rustup target add \"$(uname -m)-unknown-linux-musl\""
     );
-    let (deps_build, clean) = deps[3].split_once(" && ").unwrap();
     assert!(
-        deps_build.ends_with(&format!("{target} -p server --bin server")),
+        deps[3].ends_with(&format!("{target} -p server --bin server")),
         "{}",
         deps[3]
+    );
+    let then = deps_build(&p);
+    let (deps_build, clean) = then.split_once(" && ").unwrap();
+    assert_eq!(
+        deps_build, deps[3],
+        "the same build completes the kept copy"
     );
     assert!(clean.contains(target), "{clean}");
     let build = titles(&p, StageName::Build);
