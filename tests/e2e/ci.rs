@@ -97,6 +97,27 @@ const EXAMPLES: &[Example] = &[
     },
 ];
 
+/// The examples the GitHub Actions round trip builds: all of [`EXAMPLES`], or those named in
+/// `STRATA_E2E_EXAMPLES` (comma-separated), for a shorter run while working on a few recipes.
+fn round_trip_examples() -> Vec<&'static Example> {
+    let wanted = std::env::var("STRATA_E2E_EXAMPLES").unwrap_or_default();
+    let wanted: Vec<&str> = wanted
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+    for w in &wanted {
+        assert!(
+            EXAMPLES.iter().any(|x| x.name == *w),
+            "STRATA_E2E_EXAMPLES names `{w}`, which is not one of EXAMPLES"
+        );
+    }
+    EXAMPLES
+        .iter()
+        .filter(|x| wanted.is_empty() || wanted.contains(&x.name))
+        .collect()
+}
+
 /// The examples the other builders and templates build: one per language the GitLab job is shown
 /// with (issue 11: everything on the newest builder, a representative subset on the others).
 fn representative() -> impl Iterator<Item = &'static Example> {
@@ -749,7 +770,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
 
     // The run before: one runner exports to both stores.
     let first = Builder::new(e, "gha-first");
-    for x in EXAMPLES {
+    for x in round_trip_examples() {
         let b = first.build(&root.dir, &args_for(x, &[local, registry]));
         assert_ok(&b, &format!("first run of {}", x.name));
         assert!(
@@ -768,7 +789,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
     }
     drop(first);
 
-    for x in EXAMPLES {
+    for x in round_trip_examples() {
         edit_source(&root.dir.join("examples").join(x.name), x);
     }
     // Each store on a fresh builder of its own. The images of the template's matrix serve after
@@ -778,7 +799,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
     let stores = [("local (type=gha)", local), ("registry", registry)];
     for (i, (what, store)) in stores.into_iter().enumerate() {
         let runner = Builder::new(e, "gha-next");
-        for x in EXAMPLES {
+        for x in round_trip_examples() {
             let b = runner.build(&root.dir, &args_for(x, &[store]));
             assert_install_reused(&b, x, &format!("a fresh builder, cache from {what}"));
             eprintln!(
@@ -796,7 +817,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
     }
     eprintln!(
         "[e2e ci] GitHub Actions, {} examples: exported, then imported on two fresh builders, in {:.1?}",
-        EXAMPLES.len(),
+        round_trip_examples().len(),
         started.elapsed()
     );
 }
