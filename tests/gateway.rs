@@ -154,7 +154,7 @@ fn go_downloads_from_go_mod_and_go_sum_and_ships_the_binary_alone() {
     let out = ok(bridge_for(&dir).caps(CapsProfile::V0_8));
     let g = out.result_graph().unwrap();
     let download = g.find("go mod download").expect("a download step");
-    assert_eq!(download.name().unwrap(), "[deps 2/2] go mod download");
+    assert_eq!(download.name().unwrap(), "[deps 2/3] go mod download");
     let locals = g.locals_under(download);
     assert_eq!(locals.len(), 1, "{}", g.dump());
     assert_eq!(locals[0].include_patterns(), ["go.mod", "go.sum"]);
@@ -164,17 +164,19 @@ fn go_downloads_from_go_mod_and_go_sum_and_ships_the_binary_alone() {
     );
     assert_eq!(download.env_var("GOMODCACHE"), Some("/go/pkg/mod"));
     assert_eq!(download.env_var("GOTOOLCHAIN"), Some("local"), "base env");
-    let build = g.find("go build").unwrap();
-    assert_eq!(
-        build
-            .mount("/root/.cache/go-build")
-            .unwrap()
-            .cache_opt
-            .as_ref()
-            .unwrap()
-            .id,
-        "strata/go-build/example.com/hello/linux-amd64"
+    // The imported packages compiled ahead, into the layer's build cache, which the build reads:
+    // no cache mount for it.
+    let ahead = g.find("go build -trimpath").expect("a compile-ahead step");
+    assert!(
+        ahead.name().unwrap().starts_with("[deps 3/3] GOPROXY=off go build -trimpath -mod=mod context encoding/json github.com/google/uuid log net/http "),
+        "{}",
+        ahead.name().unwrap()
     );
+    let build = g.find("go build -v").unwrap();
+    for step in [download, ahead, build] {
+        assert!(step.mount("/root/.cache/go-build").is_none());
+        assert_eq!(step.env_var("GOCACHE"), Some("/root/.cache/go-build"));
+    }
     let main_reads: Vec<_> = out
         .reads
         .iter()

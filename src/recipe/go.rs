@@ -14,7 +14,7 @@
 //! the build cache is a cache mount on the build step (per project and target platform, since its
 //! entries are native code), not part of a layer.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::go_mod::{self, FileKind, GoVersion, ModFile, Target, VersionLine, Word};
 use super::go_package::{self, HEAD_BYTES, Tags};
@@ -47,9 +47,14 @@ const GLIBC_RUNTIME: &str = "gcr.io/distroless/base-debian12:nonroot";
 const GLIBC_BUILD_SUFFIX: &str = "-bookworm";
 const ROOT_FILES: &[&str] = &["go.mod", "go.sum", "go.work", "go.work.sum"];
 const VENDOR: &str = "vendor/modules.txt";
-/// Source files read per directory to find its package: all share one package name, so a few
-/// suffice (more than one, for the odd `//go:build ignore` generator beside the real files).
-const MAX_FILES_PER_DIR: usize = 16;
+/// Source files read per directory: their heads give the directory's package and the imports of
+/// every file in it. A package of more files is rare; the imports of the rest are then compiled
+/// by the build step instead of ahead.
+const MAX_FILES_PER_DIR: usize = 64;
+/// Local packages whose imports are followed, from the main package: import edges (each one more
+/// probing round, within the context reader's limit) and directories.
+const MAX_IMPORT_DEPTH: usize = 8;
+const MAX_LOCAL_PACKAGES: usize = 256;
 const KEYS: &[&str] = &["main", "cgo", "tags", "ldflags"];
 const DEFAULT_LDFLAGS: &str = "-s -w";
 
@@ -71,14 +76,16 @@ impl Recipe for Go {
         for f in ROOT_FILES.iter().chain([&VENDOR]) {
             add(f.to_string());
         }
-        match Options::read(spec).ok().and_then(|o| o.main) {
+        let opts = Options::read(spec).unwrap_or_default();
+        match &opts.main {
             Some(main) => add(go_files_in(&main.value)),
             None => {
                 add("*.go".into());
                 add("cmd/*/*.go".into());
             }
         }
-        for d in Modules::read(found).dirs {
+        let modules = Modules::read(found);
+        for d in &modules.dirs {
             if let Ok(dir) = &d.dir {
                 add(in_dir(dir, "go.mod"));
                 if d.is_use {
@@ -86,16 +93,18 @@ impl Recipe for Go {
                 }
             }
         }
+        // The local packages the main package imports, round by round: their files' imports
+        // name the next ones.
+        if let Ok(Some(main)) = find_main(spec, found, &opts) {
+            for dir in Imports::of(found, &modules, &main, &opts.tags()).local {
+                add(go_files_in(&dir));
+            }
+        }
         patterns
     }
 
     fn files_to_read(&self, spec: &Spec, listed: &[&str]) -> Vec<String> {
-        let tags = Options::read(spec)
-            .map(|o| o.tags())
-            .unwrap_or_else(|_| Tags {
-                cgo: false,
-                extra: Vec::new(),
-            });
+        let tags = Options::read(spec).unwrap_or_default().tags();
         let mut per_dir: BTreeMap<&str, usize> = BTreeMap::new();
         let mut out = Vec::new();
         for f in listed {
@@ -189,7 +198,9 @@ impl Recipe for Go {
         if spec.install.is_none() {
             build.push_str("GOPROXY=off ");
         }
-        build.push_str("go build -trimpath -buildvcs=false");
+        // -v names each package the step compiles: with the dependencies compiled ahead, only
+        // the project's own.
+        build.push_str("go build -v -trimpath -buildvcs=false");
         let ldflags = opts.ldflags.as_deref().unwrap_or(DEFAULT_LDFLAGS);
         if !ldflags.is_empty() {
             build.push(' ');
@@ -216,19 +227,49 @@ impl Recipe for Go {
         ));
 
         let mut notes = Vec::new();
+        // Compiled ahead only for the recipe's own build, whose flags the compile must repeat for
+        // the build to find its results (a spec's `build` may use others).
+        let ahead = match (&main, &spec.build) {
+            (Some(main), None) if !vendored => {
+                let imports = Imports::of(ctx, &modules, main, &opts.tags());
+                let mut command = String::new();
+                if spec.install.is_none() {
+                    command.push_str("GOPROXY=off ");
+                }
+                command.push_str("go build -trimpath");
+                if !opts.tags.is_empty() {
+                    command.push_str(&format!(" -tags={}", opts.tags.join(",")));
+                }
+                if !workspace {
+                    command.push_str(" -mod=mod");
+                }
+                for p in &imports.external {
+                    command.push(' ');
+                    command.push_str(&shell_word(p));
+                }
+                command.push_str(&format!(
+                    " || echo {} >&2",
+                    shell_word(COMPILE_AHEAD_FAILED)
+                ));
+                (!imports.external.is_empty()).then_some(command)
+            }
+            _ => None,
+        };
         let deps = if vendored {
             notes.push(format!(
                 "{VENDOR} is present: the modules come from vendor/ (`go build -mod=vendor`), so there is no download step"
             ));
             Vec::new()
         } else {
-            vec![
+            let mut steps = vec![
                 DepStep::Stage {
                     patterns: patterns.clone(),
                     files: manifests.clone(),
                 },
                 DepStep::Install("go mod download".into()),
-            ]
+            ];
+            steps.extend(ahead.clone().map(DepStep::Install));
+            steps
         };
         let project = cache_project(module_path.unwrap_or("app"));
         let runtime_image = if opts.cgo {
@@ -244,14 +285,20 @@ impl Recipe for Go {
             manifests,
             setup: Vec::new(),
             deps,
-            // Not the module cache: the download must land in the layer (see the module docs).
-            caches: vec![build_cache(
-                GOCACHE,
-                spec,
-                "go-build",
-                &project,
-                Sharing::Shared,
-            )],
+            // Neither the module cache (the download must land in the layer) nor, when the
+            // dependencies are compiled ahead, the build cache: that is in the layer too, where
+            // the build reads it (see the module docs).
+            caches: if ahead.is_some() {
+                Vec::new()
+            } else {
+                vec![build_cache(
+                    GOCACHE,
+                    spec,
+                    "go-build",
+                    &project,
+                    Sharing::Shared,
+                )]
+            },
             env: Vec::new(),
             runtime_env: Vec::new(),
             build_env: env_list(&[
@@ -378,6 +425,88 @@ fn in_dir(dir: &str, name: &str) -> String {
     }
 }
 
+/// Printed when compiling ahead failed for some package: the step goes on, as the build compiles
+/// whatever is missing from the cache.
+const COMPILE_AHEAD_FAILED: &str = "strata: some dependencies could not be compiled ahead (see above); the build step compiles them";
+
+/// What the main package imports, following the local packages it imports to a closure (within
+/// `MAX_IMPORT_DEPTH` and `MAX_LOCAL_PACKAGES`): those are the project's, built with the source;
+/// the rest (the standard library's and the modules') are what the deps stage compiles ahead.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Imports {
+    /// Directories of the local packages reached, the main package's excluded, nearest first.
+    local: Vec<String>,
+    /// Every other import path, sorted.
+    external: BTreeSet<String>,
+}
+
+impl Imports {
+    fn of(ctx: &ContextFiles, modules: &Modules, main: &str, tags: &Tags) -> Imports {
+        let local_modules = modules.local_modules();
+        let mut files: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for path in ctx.paths() {
+            let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+            if name.ends_with(".go") && tags.includes_name(name) {
+                files.entry(dir).or_default().push(path);
+            }
+        }
+        let mut out = Imports::default();
+        let mut seen: BTreeSet<String> = BTreeSet::from([main.to_string()]);
+        let mut level = vec![main.to_string()];
+        for depth in 0..=MAX_IMPORT_DEPTH {
+            let mut next = Vec::new();
+            for dir in &level {
+                for path in files.get(dir.as_str()).into_iter().flatten() {
+                    let Some(head) = ctx.bytes(path) else {
+                        continue;
+                    };
+                    let header = go_package::read_header(head);
+                    let name = path.rsplit('/').next().unwrap_or(path);
+                    if !tags.includes(name, &header) {
+                        continue;
+                    }
+                    for import in header.imports {
+                        match local_dir(&local_modules, &import) {
+                            None => {
+                                out.external.insert(import);
+                            }
+                            Some(dir) => {
+                                if depth < MAX_IMPORT_DEPTH
+                                    && seen.len() <= MAX_LOCAL_PACKAGES
+                                    && seen.insert(dir.clone())
+                                {
+                                    next.push(dir);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            next.sort();
+            out.local.extend(next.iter().cloned());
+            level = next;
+        }
+        out
+    }
+}
+
+/// The directory of a package of a module in the context (the main modules, workspace modules and
+/// local replacements), by the longest module path the import path is under.
+fn local_dir(modules: &[(&str, &str)], import: &str) -> Option<String> {
+    modules
+        .iter()
+        .filter_map(|(path, dir)| {
+            let rest = import.strip_prefix(path)?;
+            match rest.strip_prefix('/') {
+                Some(rest) => Some((path.len(), in_dir(dir, rest))),
+                None if rest.is_empty() => Some((path.len(), dir.to_string())),
+                None => None,
+            }
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, dir)| dir)
+}
+
 /// The probe pattern for a directory's Go files.
 fn go_files_in(dir: &str) -> String {
     in_dir(dir, "*.go")
@@ -397,6 +526,8 @@ struct DirRef {
     dir: Result<String, ()>,
     /// A workspace module (its go.sum counts too), or a replacement.
     is_use: bool,
+    /// For a replacement, the module path it replaces: imports under it are local packages.
+    replaces: Option<String>,
 }
 
 /// The go.work and go.mod files in effect, as far as the context has been read.
@@ -462,15 +593,25 @@ impl Modules {
     fn add_replaces(&mut self, file: &str, base: &str, module: &ModFile) {
         for r in &module.replaces {
             if let Target::Dir(dir) = &r.new {
-                self.dirs.push(DirRef::new(
-                    file,
-                    base,
-                    dir,
-                    format!("replace {}", r.text),
-                    false,
-                ));
+                self.dirs.push(
+                    DirRef::new(file, base, dir, format!("replace {}", r.text), false)
+                        .replacing(&r.old.text),
+                );
             }
         }
+    }
+
+    /// (module path, directory) of every module whose source is in the context.
+    fn local_modules(&self) -> Vec<(&str, &str)> {
+        let mains = self
+            .mains
+            .iter()
+            .filter_map(|(dir, _, m)| m.module.as_ref().map(|w| (w.text.as_str(), dir.as_str())));
+        let replaced = self
+            .dirs
+            .iter()
+            .filter_map(|d| Some((d.replaces.as_deref()?, d.dir.as_ref().ok()?.as_str())));
+        mains.chain(replaced).collect()
     }
 
     /// The root module's path, else the first workspace module's.
@@ -602,6 +743,14 @@ impl DirRef {
             directive,
             dir,
             is_use,
+            replaces: None,
+        }
+    }
+
+    fn replacing(self, module: &str) -> DirRef {
+        DirRef {
+            replaces: Some(module.to_string()),
+            ..self
         }
     }
 }

@@ -49,8 +49,8 @@ struct Offline {
     step: &'static str,
     /// Lines in its output that would show a dependency downloaded or compiled.
     foreign: &'static [&'static str],
-    /// For Cargo: the crates it may compile (`Compiling <crate>`), the workspace's own; it must
-    /// compile at least one (the edited one).
+    /// The packages it may compile (Cargo's `Compiling <crate>`, the import paths `go build -v`
+    /// prints), the project's own; it must compile at least one (the edited one).
     compiles_only: &'static [&'static str],
 }
 
@@ -75,8 +75,8 @@ const EXAMPLES: &[Example] = &[
     Example {
         name: "go",
         images: &[("golang:1.24", "go"), ("gcr.io/distroless/static-debian12:nonroot", "static")],
-        source: "main.go", comment: "//", install: "go mod download", deps_steps: &[],
-        offline: Some(Offline { step: "GOPROXY=off go build", foreign: &["go: downloading", "go: finding"], compiles_only: &[] }),
+        source: "main.go", comment: "//", install: "go mod download", deps_steps: &["GOPROXY=off go build -trimpath"],
+        offline: Some(Offline { step: "GOPROXY=off go build -v", foreign: &["go: downloading", "go: finding"], compiles_only: &["example.com/hello"] }),
         extra_spec: "", port: 8080,
     },
     Example {
@@ -348,11 +348,7 @@ fn assert_offline(b: &Build, x: &Example, offline: &Offline, what: &str) {
         );
     }
     if !offline.compiles_only.is_empty() {
-        let compiled: Vec<&str> = output
-            .lines()
-            .filter_map(|l| l.split_once("Compiling ").map(|(_, c)| c))
-            .filter_map(|c| c.split_whitespace().next())
-            .collect();
+        let compiled: Vec<&str> = output.lines().filter_map(compiled_package).collect();
         assert!(
             !compiled.is_empty() && compiled.iter().all(|c| offline.compiles_only.contains(c)),
             "{}: only the workspace's crates compile after the source copy, {what}, not {compiled:?}:\n{output}",
