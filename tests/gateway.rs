@@ -164,19 +164,33 @@ fn go_downloads_from_go_mod_and_go_sum_and_ships_the_binary_alone() {
     );
     assert_eq!(download.env_var("GOMODCACHE"), Some("/go/pkg/mod"));
     assert_eq!(download.env_var("GOTOOLCHAIN"), Some("local"), "base env");
-    // The imported packages compiled ahead, into the layer's build cache, which the build reads:
-    // no cache mount for it.
+    // The imported packages compiled ahead, into a build cache in the layer, which the build
+    // copies into its cache mount.
     let ahead = g.find("go build -trimpath").expect("a compile-ahead step");
     assert!(
-        ahead.name().unwrap().starts_with("[deps 3/3] GOPROXY=off go build -trimpath -mod=mod context encoding/json github.com/google/uuid log net/http "),
+        ahead.name().unwrap().starts_with("[deps 3/3] GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -mod=mod context encoding/json github.com/google/uuid log net/http "),
         "{}",
         ahead.name().unwrap()
     );
     let build = g.find("go build -v").unwrap();
-    for step in [download, ahead, build] {
-        assert!(step.mount("/root/.cache/go-build").is_none());
-        assert_eq!(step.env_var("GOCACHE"), Some("/root/.cache/go-build"));
-    }
+    assert!(
+        build
+            .name()
+            .unwrap()
+            .starts_with("[build 2/2] cp -Rn /go/deps-cache/. \"$GOCACHE\"/ 2>/dev/null; GOPROXY=off go build -v "),
+        "{}",
+        build.name().unwrap()
+    );
+    assert_eq!(
+        build
+            .mount("/root/.cache/go-build")
+            .unwrap()
+            .cache_opt
+            .as_ref()
+            .unwrap()
+            .id,
+        "strata/go-build/example.com/hello/linux-amd64"
+    );
     let main_reads: Vec<_> = out
         .reads
         .iter()

@@ -70,17 +70,16 @@ fn the_example_downloads_from_the_manifests_and_ships_the_binary_alone() {
     assert_eq!(
         runs(&p, StageName::Build),
         [
-            "GOPROXY=off go build -v -trimpath -buildvcs=false '-ldflags=-s -w' -mod=mod -o /usr/local/bin/hello ."
-        ]
+            "cp -Rn /go/deps-cache/. \"$GOCACHE\"/ 2>/dev/null; GOPROXY=off go build -v -trimpath -buildvcs=false '-ldflags=-s -w' -mod=mod -o /usr/local/bin/hello ."
+        ],
+        "the build cache mount receives what the deps stage compiled (it is empty on a fresh runner)"
     );
     let Step::Run(build) = &p.stage(StageName::Build).unwrap().steps[1] else {
         panic!()
     };
     assert!(build.env.contains(&("CGO_ENABLED".into(), "0".into())));
-    assert!(
-        build.caches.is_empty(),
-        "the build cache is the layer's, where the deps stage compiled the dependencies"
-    );
+    assert_eq!(build.caches.len(), 1);
+    assert_eq!(build.caches[0].target, "/root/.cache/go-build");
     assert!(
         build
             .env
@@ -190,7 +189,7 @@ fn a_source_edit_leaves_the_download_key_and_a_requirement_changes_it() {
 
 #[test]
 fn without_compiling_ahead_the_build_cache_is_a_mount_per_project_and_platform() {
-    // The spec's own build: its flags are not known, so nothing is compiled ahead.
+    // The spec's own build: its flags are not known, so nothing is compiled ahead (or copied).
     let own = format!("{SPEC}build = \"go build -o /usr/local/bin/hello .\"\n");
     let p = go_plan(&own, &example());
     assert!(
@@ -878,7 +877,7 @@ fn the_deps_stage_compiles_exactly_what_the_program_imports_from_outside() {
     assert_eq!(
         compile_ahead(&p).as_deref(),
         Some(
-            "GOPROXY=off go build -trimpath -mod=mod database/sql fmt github.com/lib/pq net/http strings || echo 'strata: some dependencies could not be compiled ahead (see above); the build step compiles them' >&2"
+            "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -mod=mod database/sql fmt github.com/lib/pq net/http strings || echo 'strata: some dependencies could not be compiled ahead (see above); the build step compiles them' >&2"
         ),
         "the standard library's and the modules' packages, sorted; not the local ones (the \
          module's, the replaced one's), not cgo's C, not tests', Windows' or another tag's"
@@ -891,7 +890,7 @@ fn the_deps_stage_compiles_exactly_what_the_program_imports_from_outside() {
     let p = plan(&spec(tagged), &found).unwrap_or_else(|e| panic!("{e}"));
     let ahead = compile_ahead(&p).unwrap();
     assert!(
-        ahead.starts_with("GOPROXY=off go build -trimpath -tags=debug -mod=mod database/sql fmt github.com/lib/pq net/http net/http/pprof strings "),
+        ahead.starts_with("GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -tags=debug -mod=mod database/sql fmt github.com/lib/pq net/http net/http/pprof strings "),
         "{ahead}"
     );
     let Some(Step::Run(step)) = p
