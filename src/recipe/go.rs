@@ -22,16 +22,18 @@
 //! new import re-runs it. A package that fails to compile there does not fail the step (it says so
 //! in the log): the build compiles whatever the cache lacks, and reports real errors itself.
 //!
-//! That build cache (`GOCACHE`) is in the layers, not a cache mount: the build step reads the deps
-//! layer's entries and writes its own into its layer, which no image receives (the runtime image
-//! gets the binary). The alternative kept the per-platform cache mount on the build step, for
-//! incremental builds of local packages on one daemon, seeded from a copy of the deps layer's
-//! cache: on the example the copy (1,100 files, 31 MB) cost about as much as compiling the main
-//! package, and a fresh runner's mount is empty anyway, so the copy is paid every build while the
-//! mount helps only projects with many local packages, on a warm daemon. `go build -v` in the
+//! That compile writes a build cache in the layer (`/go/deps-cache`), so `--cache-to` carries it
+//! to the next runner. The build step keeps its build cache mount (`GOCACHE`, per project and
+//! target platform, since its entries are native code), for incremental builds of the local
+//! packages, and first copies the layer's entries into it without overwriting (`cp -Rn`: entries
+//! are named by the hash of their content, so concurrent builds cannot tear them). Measured on the
+//! example (88 MB, 1,212 entries): the copy takes 120 ms into an empty mount (a fresh runner) and
+//! 14 ms into a full one; the build step then compiles and links the main package in 0.26 s,
+//! against 13 s with nothing compiled. The alternative, the build cache in the layers with no
+//! mount, saves that copy but recompiles every local package on every build. `go build -v` in the
 //! build step lists what it compiles: after an app edit, the project's packages alone. With the
 //! spec's own `build` (whose flags the compile ahead cannot know) or `vendor/`, nothing is
-//! compiled ahead and the build cache stays a cache mount per project and platform.
+//! compiled ahead and the build cache is the mount alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -214,16 +216,13 @@ impl Recipe for Go {
         let module_path = modules.module_path();
         let name = binary_name(main.as_deref().unwrap_or("."), module_path);
         let binary = format!("{BIN_DIR}/{name}");
-        let ahead = match (&main, &spec.build) {
+        let ahead = match (&main, &spec.build, &spec.install) {
             // Only for the recipe's own build, whose flags the compile must repeat for the build
-            // to find its results (a spec's `build` may use others).
-            (Some(main), None) if !vendored => {
+            // to find its results (a spec's `build` may use others), and its own install (the
+            // spec's replaces every install step).
+            (Some(main), None, None) if !vendored => {
                 let imports = Imports::of(ctx, &modules, main, &opts.tags());
-                let mut command = format!("GOCACHE={DEPS_GOCACHE} ");
-                if spec.install.is_none() {
-                    command.push_str("GOPROXY=off ");
-                }
-                command.push_str("go build -trimpath");
+                let mut command = format!("GOCACHE={DEPS_GOCACHE} GOPROXY=off go build -trimpath");
                 if !opts.tags.is_empty() {
                     command.push_str(&format!(" -tags={}", opts.tags.join(",")));
                 }

@@ -189,6 +189,15 @@ fn a_source_edit_leaves_the_download_key_and_a_requirement_changes_it() {
 
 #[test]
 fn without_compiling_ahead_the_build_cache_is_a_mount_per_project_and_platform() {
+    // The spec's own install replaces every install step: nothing to copy from.
+    let installs = format!("{SPEC}install = \"go mod download -x\"\n");
+    let p = go_plan(&installs, &example());
+    assert_eq!(runs(&p, StageName::Deps), ["go mod download -x"]);
+    assert!(
+        runs(&p, StageName::Build)[0].starts_with("go build -v -trimpath"),
+        "{:?}",
+        runs(&p, StageName::Build)
+    );
     // The spec's own build: its flags are not known, so nothing is compiled ahead (or copied).
     let own = format!("{SPEC}build = \"go build -o /usr/local/bin/hello .\"\n");
     let p = go_plan(&own, &example());
