@@ -2074,11 +2074,13 @@ fn go(kind: Kind) {
         "an app edit must not re-run the download:\n{}",
         app_edit.log
     );
-    assert!(
-        app_edit.cached(GO_COMPILE_AHEAD),
-        "an app edit that imports nothing new must not compile the dependencies again:\n{}",
-        app_edit.log
-    );
+    for step in [GO_COMPILE_STD, GO_COMPILE_MODULES] {
+        assert!(
+            app_edit.cached(step),
+            "an app edit that imports nothing new must not compile the dependencies again:\n{}",
+            app_edit.log
+        );
+    }
     assert!(!app_edit.cached(GO_BUILD), "the build re-runs");
     assert_eq!(go_compiled(&app_edit), ["example.com/hello"]);
     assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
@@ -2100,7 +2102,16 @@ fn go(kind: Kind) {
         "a go.mod/go.sum edit must re-run the download:\n{}",
         dep_edit.log
     );
-    assert!(!dep_edit.cached(GO_COMPILE_AHEAD), "and the compile ahead");
+    assert!(
+        !dep_edit.cached(GO_COMPILE_MODULES),
+        "and the modules' compile:\n{}",
+        dep_edit.log
+    );
+    assert!(
+        dep_edit.cached(GO_COMPILE_STD),
+        "not the standard library's:\n{}",
+        dep_edit.log
+    );
     assert_eq!(go_compiled(&dep_edit), ["example.com/hello"]);
     assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
     eprintln!(
@@ -2115,8 +2126,10 @@ fn go(kind: Kind) {
     );
 }
 
-/// The deps stage's compile of the imported packages, and the build step.
-const GO_COMPILE_AHEAD: &str = "GOPROXY=off go build -trimpath";
+/// The deps stage's compiles of the imported packages (the standard library's before the
+/// manifests are staged, the modules' after the download), and the build step.
+const GO_COMPILE_STD: &str = "GOPROXY=off go build -trimpath context";
+const GO_COMPILE_MODULES: &str = "GOPROXY=off go build -trimpath -mod=mod";
 const GO_BUILD: &str = "GOPROXY=off go build -v";
 
 /// The packages the build step compiled (`go build -v` prints each, and none from the cache).

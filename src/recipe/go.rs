@@ -40,8 +40,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::go_mod::{self, FileKind, GoVersion, ModFile, Target, VersionLine, Word};
 use super::go_package::{self, HEAD_BYTES, Tags};
 use super::{
-    Artefact, Conventions, DepStep, Recipe, Runtime, build_cache, env_list, resolve_manifests,
-    shell_word, version_image,
+    Artefact, Conventions, DepStep, Recipe, Runtime, Setup, build_cache, env_list,
+    resolve_manifests, shell_word, version_image,
 };
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, SourceText};
@@ -216,31 +216,32 @@ impl Recipe for Go {
         let module_path = modules.module_path();
         let name = binary_name(main.as_deref().unwrap_or("."), module_path);
         let binary = format!("{BIN_DIR}/{name}");
+        // Only for the recipe's own build, whose flags the compile must repeat for the build to
+        // find its results (a spec's `build` may use others), and its own install (the spec's
+        // replaces every install step).
         let ahead = match (&main, &spec.build, &spec.install) {
-            // Only for the recipe's own build, whose flags the compile must repeat for the build
-            // to find its results (a spec's `build` may use others), and its own install (the
-            // spec's replaces every install step).
             (Some(main), None, None) if !vendored => {
                 let imports = Imports::of(ctx, &modules, main, &opts.tags());
-                let mut command = format!("GOCACHE={DEPS_GOCACHE} GOPROXY=off go build -trimpath");
-                if !opts.tags.is_empty() {
-                    command.push_str(&format!(" -tags={}", opts.tags.join(",")));
-                }
-                if !workspace {
-                    command.push_str(" -mod=mod");
-                }
-                for p in &imports.external {
-                    command.push(' ');
-                    command.push_str(&shell_word(p));
-                }
-                command.push_str(&format!(
-                    " || echo {} >&2",
-                    shell_word(COMPILE_AHEAD_FAILED)
-                ));
-                (!imports.external.is_empty()).then_some(command)
+                let (std, modules): (Vec<&String>, Vec<&String>) =
+                    imports.external.iter().partition(|p| is_std(p));
+                let flags = |in_module: bool| {
+                    let mut flags = String::new();
+                    if !opts.tags.is_empty() {
+                        flags.push_str(&format!(" -tags={}", opts.tags.join(",")));
+                    }
+                    if in_module && !workspace {
+                        flags.push_str(" -mod=mod");
+                    }
+                    flags
+                };
+                Some(CompileAhead {
+                    std: compile_ahead(&std, &flags(false)),
+                    modules: compile_ahead(&modules, &flags(true)),
+                })
             }
             _ => None,
-        };
+        }
+        .filter(|a| a.std.is_some() || a.modules.is_some());
         let mut build = String::new();
         if ahead.is_some() {
             // Cache entries are named by their content's hash: adding the layer's to the mount
@@ -297,7 +298,12 @@ impl Recipe for Go {
                 },
                 DepStep::Install("go mod download".into()),
             ];
-            steps.extend(ahead.clone().map(DepStep::Install));
+            steps.extend(
+                ahead
+                    .as_ref()
+                    .and_then(|a| a.modules.clone())
+                    .map(DepStep::Install),
+            );
             steps
         };
         let project = cache_project(module_path.unwrap_or("app"));
@@ -312,7 +318,13 @@ impl Recipe for Go {
             default_image,
             manifest_patterns: patterns,
             manifests,
-            setup: Vec::new(),
+            // Before the manifests: a dependency edit leaves the standard library compiled.
+            setup: ahead
+                .as_ref()
+                .and_then(|a| a.std.clone())
+                .map(Setup::from)
+                .into_iter()
+                .collect(),
             deps,
             // Not the module cache: the download must land in the layer (see the module docs).
             caches: vec![build_cache(
@@ -446,6 +458,36 @@ fn in_dir(dir: &str, name: &str) -> String {
     } else {
         format!("{dir}/{name}")
     }
+}
+
+/// The compile-ahead commands: the standard library's packages in a setup step, keyed by the
+/// base image and that list alone, and the modules' after the download.
+struct CompileAhead {
+    std: Option<String>,
+    modules: Option<String>,
+}
+
+/// `go build` of `packages` into the deps layer's build cache, going on when some fail; `None`
+/// for no packages.
+fn compile_ahead(packages: &[&String], flags: &str) -> Option<String> {
+    if packages.is_empty() {
+        return None;
+    }
+    let mut command = format!("GOCACHE={DEPS_GOCACHE} GOPROXY=off go build -trimpath{flags}");
+    for p in packages {
+        command.push(' ');
+        command.push_str(&shell_word(p));
+    }
+    command.push_str(&format!(
+        " || echo {} >&2",
+        shell_word(COMPILE_AHEAD_FAILED)
+    ));
+    Some(command)
+}
+
+/// A standard library package: go/build's rule, no dot in the first path element.
+fn is_std(import: &str) -> bool {
+    !import.split('/').next().unwrap_or(import).contains('.')
 }
 
 /// Printed when compiling ahead failed for some package: the step goes on, as the build compiles

@@ -75,7 +75,7 @@ const EXAMPLES: &[Example] = &[
     Example {
         name: "go",
         images: &[("golang:1.24", "go"), ("gcr.io/distroless/static-debian12:nonroot", "static")],
-        source: "main.go", comment: "//", install: "go mod download", deps_steps: &["GOPROXY=off go build -trimpath"],
+        source: "main.go", comment: "//", install: "go mod download", deps_steps: &["GOPROXY=off go build -trimpath context", "GOPROXY=off go build -trimpath -mod=mod"],
         offline: Some(Offline { step: "GOPROXY=off go build -v", foreign: &["go: downloading", "go: finding"], compiles_only: &["example.com/hello"] }),
         extra_spec: "", port: 8080,
     },

@@ -47,14 +47,24 @@ fn the_example_downloads_from_the_manifests_and_ships_the_binary_alone() {
         "the go line picks the toolchain"
     );
     let deps = p.stage(StageName::Deps).unwrap();
-    let Step::Copy(stage) = &deps.steps[0] else {
-        panic!("deps starts with the manifests")
+    let Step::Run(std) = &deps.steps[0] else {
+        panic!("deps starts with the standard library's packages the program imports")
+    };
+    assert!(
+        std.command.starts_with(
+            "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath context encoding/json log net/http os os/signal syscall time ||"
+        ),
+        "{}",
+        std.command
+    );
+    let Step::Copy(stage) = &deps.steps[1] else {
+        panic!("then the manifests")
     };
     let CopyFrom::Context(sel) = &stage.from else {
         panic!()
     };
     assert_eq!(sel.include, ["go.mod", "go.sum"]);
-    let Step::Run(download) = &deps.steps[1] else {
+    let Step::Run(download) = &deps.steps[2] else {
         panic!("then the download")
     };
     assert_eq!(download.command, "go mod download");
@@ -829,12 +839,15 @@ fn probed(spec_text: &str, files: &[(&str, &str)]) -> (ContextFiles, usize) {
     unreachable!()
 }
 
-/// The deps stage's compile-ahead command, if any.
-fn compile_ahead(p: &Plan) -> Option<String> {
+/// The deps stage's compile-ahead commands: the standard library's, the modules'.
+fn compile_ahead(p: &Plan) -> Vec<String> {
     runs(p, StageName::Deps)
         .into_iter()
-        .find(|r| r.contains("go build"))
+        .filter(|r| r.contains("go build"))
+        .collect()
 }
+
+const AHEAD_FAILED: &str = " || echo 'strata: some dependencies could not be compiled ahead (see above); the build step compiles them' >&2";
 
 const APP_MOD: &str = "module example.com/app\n\ngo 1.24\n\nrequire github.com/lib/pq v1.10.9\n\nreplace example.com/lib => ./lib\n";
 
@@ -884,23 +897,48 @@ fn the_deps_stage_compiles_exactly_what_the_program_imports_from_outside() {
     );
     let p = plan(&spec("language = \"go\"\n"), &found).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        compile_ahead(&p).as_deref(),
-        Some(
-            "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -mod=mod database/sql fmt github.com/lib/pq net/http strings || echo 'strata: some dependencies could not be compiled ahead (see above); the build step compiles them' >&2"
-        ),
+        compile_ahead(&p),
+        [
+            format!(
+                "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath database/sql fmt net/http strings{AHEAD_FAILED}"
+            ),
+            format!(
+                "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -mod=mod github.com/lib/pq{AHEAD_FAILED}"
+            )
+        ],
         "the standard library's and the modules' packages, sorted; not the local ones (the \
          module's, the replaced one's), not cgo's C, not tests', Windows' or another tag's"
     );
     let deps = runs(&p, StageName::Deps);
-    assert_eq!(deps[0], "go mod download", "after the download");
+    assert!(
+        deps[0].contains("go build -trimpath database/sql"),
+        "the standard library's first, before the manifests are staged: {deps:?}"
+    );
+    assert_eq!(
+        deps[1], "go mod download",
+        "the modules' after the download"
+    );
+    let Step::Run(std) = &p.stage(StageName::Deps).unwrap().steps[0] else {
+        panic!()
+    };
+    assert_eq!(
+        std.cwd, "/",
+        "outside the module: its manifests are not there yet"
+    );
     // The flags that change what the compiler is given follow the build's.
     let tagged = "language = \"go\"\n[go]\ntags = [\"debug\"]\ncgo = true\n";
     let (found, _) = probed(tagged, &files);
     let p = plan(&spec(tagged), &found).unwrap_or_else(|e| panic!("{e}"));
-    let ahead = compile_ahead(&p).unwrap();
-    assert!(
-        ahead.starts_with("GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -tags=debug -mod=mod database/sql fmt github.com/lib/pq net/http net/http/pprof strings "),
-        "{ahead}"
+    assert_eq!(
+        compile_ahead(&p),
+        [
+            format!(
+                "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -tags=debug database/sql fmt net/http net/http/pprof strings{AHEAD_FAILED}"
+            ),
+            format!(
+                "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -tags=debug -mod=mod github.com/lib/pq{AHEAD_FAILED}"
+            )
+        ]
     );
     let Some(Step::Run(step)) = p
         .stage(StageName::Deps)
@@ -921,21 +959,34 @@ fn the_deps_stage_compiles_exactly_what_the_program_imports_from_outside() {
 
 #[test]
 fn a_body_edit_keeps_the_compiled_dependencies_and_a_new_import_recompiles_them() {
-    let key = |files: &[(&str, &str)]| {
+    // (std, modules): the keys of the two compile-ahead steps.
+    let keys = |files: &[(&str, &str)]| {
         let (found, _) = probed(SPEC, files);
         let p = plan(&spec(SPEC), &found).unwrap_or_else(|e| panic!("{e}"));
-        step_key(&p, "go build -trimpath", files)
+        (
+            step_key(&p, "go build -trimpath context", files),
+            step_key(&p, "go build -trimpath -mod=mod", files),
+        )
     };
-    let before = key(&example());
+    let before = keys(&example());
     let edited = MAIN_GO.replace("\"Hello\": \"World\"", "\"Hello\": \"Strata\"");
     assert_ne!(edited, MAIN_GO);
     let mut files = example();
     files[2] = ("main.go", &edited);
-    assert_eq!(key(&files), before, "an app edit leaves the step cached");
+    assert_eq!(keys(&files), before, "an app edit leaves both steps cached");
     let imported = MAIN_GO.replace("\"log\"\n", "\"log\"\n\t\"crypto/sha256\"\n");
     assert_ne!(imported, MAIN_GO);
     files[2] = ("main.go", &imported);
-    assert_ne!(key(&files), before, "a new import compiles it ahead");
+    let after = keys(&files);
+    assert_ne!(after.0, before.0, "a new import compiles it ahead");
+    assert_ne!(after.1, before.1, "(and what follows re-runs)");
+    // A dependency edit re-runs the modules' compile, not the standard library's.
+    let sum = format!("{GO_SUM}golang.org/x/text v0.21.0 h1:x=\n");
+    let mut files = example();
+    files[1] = ("go.sum", &sum);
+    let after = keys(&files);
+    assert_eq!(after.0, before.0, "the standard library stays compiled");
+    assert_ne!(after.1, before.1);
 }
 
 #[test]
@@ -968,7 +1019,7 @@ fn local_imports_are_followed_within_the_rounds_the_reader_allows() {
     let (found, rounds) = probed(spec_text, &files);
     assert!(rounds <= crate::context::MAX_ROUNDS, "{rounds} rounds");
     let p = plan(&spec(spec_text), &found).unwrap_or_else(|e| panic!("{e}"));
-    let ahead = compile_ahead(&p).unwrap();
+    let ahead = compile_ahead(&p).join("\n");
     for i in 1..=depth {
         assert_eq!(
             ahead.contains(&format!(" example.org/d{i} ")),
