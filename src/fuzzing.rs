@@ -181,9 +181,11 @@ pub fn python_manifests(data: &[u8]) {
     recipe::fuzz_python_manifests(&text(data));
 }
 
-/// A go.mod, and the same text as a go.work.
+/// A go.mod, and the same text as a go.work; the same bytes as the head of a Go source file
+/// (build constraints, package clause, imports).
 pub fn go_mod(data: &[u8]) {
     recipe::fuzz_go_mod(&text(data));
+    recipe::fuzz_go_source(data);
 }
 
 /// A pom.xml: the XML reader, the elements the Java recipe takes, property references resolved.

@@ -397,6 +397,18 @@ impl Build {
     }
 }
 
+/// The package a line of a build step's plain progress output (`#N 1.234 <text>`) says was
+/// compiled: Cargo's `Compiling <crate> v…`, or the bare import path of `go build -v`.
+fn compiled_package(line: &str) -> Option<&str> {
+    let (_, rest) = line.split_once(' ')?;
+    let (time, text) = rest.split_once(' ')?;
+    time.parse::<f64>().ok()?;
+    match text.split_once("Compiling ") {
+        Some((_, c)) => c.split_whitespace().next(),
+        None => (!text.is_empty() && !text.contains([' ', ':'])).then_some(text),
+    }
+}
+
 fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
     let mut s = TcpStream::connect_timeout(
         &addr.parse().map_err(std::io::Error::other)?,
@@ -2036,6 +2048,15 @@ fn go(kind: Kind) {
         "the build runs with module downloads off:\n{}",
         cold.log
     );
+    // The deps stage compiled the standard library's and the module's packages the program
+    // imports, with the build's flags: the build step finds them all in the layer's build cache.
+    // (The example's main package may be in this engine's build cache mount from an earlier run:
+    // then nothing at all is compiled.)
+    assert!(
+        go_compiled(&cold).iter().all(|p| p == "example.com/hello"),
+        "the build compiles the main package alone:\n{}",
+        cold.log
+    );
     assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"World"}"#);
     assert_eq!(e.inspect(&tag, "{{.Config.User}}"), "10001:10001");
     assert_eq!(
@@ -2090,7 +2111,15 @@ fn go(kind: Kind) {
         "an app edit must not re-run the download:\n{}",
         app_edit.log
     );
-    assert!(!app_edit.cached("go build"), "the build re-runs");
+    for step in [GO_COMPILE_STD, GO_COMPILE_MODULES] {
+        assert!(
+            app_edit.cached(step),
+            "an app edit that imports nothing new must not compile the dependencies again:\n{}",
+            app_edit.log
+        );
+    }
+    assert!(!app_edit.cached(GO_BUILD), "the build re-runs");
+    assert_eq!(go_compiled(&app_edit), ["example.com/hello"]);
     assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
 
     // A dependency edit re-runs it (and the build still needs no network).
@@ -2110,6 +2139,17 @@ fn go(kind: Kind) {
         "a go.mod/go.sum edit must re-run the download:\n{}",
         dep_edit.log
     );
+    assert!(
+        !dep_edit.cached(GO_COMPILE_MODULES),
+        "and the modules' compile:\n{}",
+        dep_edit.log
+    );
+    assert!(
+        dep_edit.cached(GO_COMPILE_STD),
+        "not the standard library's:\n{}",
+        dep_edit.log
+    );
+    assert_eq!(go_compiled(&dep_edit), ["example.com/hello"]);
     assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
     eprintln!(
         "[e2e] Docker {} go: first build {:.1?}, app edit {:.1?}, dependency edit {:.1?}; image {:.1} MB (runtime base {:.1} MB, toolchain image {:.1} MB)",
@@ -2121,6 +2161,21 @@ fn go(kind: Kind) {
         runtime as f64 / 1e6,
         toolchain as f64 / 1e6
     );
+}
+
+/// The deps stage's compiles of the imported packages (the standard library's before the
+/// manifests are staged, the modules' after the download), and the build step.
+const GO_COMPILE_STD: &str = "GOPROXY=off go build -trimpath context";
+const GO_COMPILE_MODULES: &str = "GOPROXY=off go build -trimpath -mod=mod";
+const GO_BUILD: &str = "GOPROXY=off go build -v";
+
+/// The packages the build step compiled (`go build -v` prints each, and none from the cache).
+fn go_compiled(b: &Build) -> Vec<String> {
+    b.output_of(GO_BUILD)
+        .lines()
+        .filter_map(compiled_package)
+        .map(String::from)
+        .collect()
 }
 
 #[test]

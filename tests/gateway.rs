@@ -154,7 +154,7 @@ fn go_downloads_from_go_mod_and_go_sum_and_ships_the_binary_alone() {
     let out = ok(bridge_for(&dir).caps(CapsProfile::V0_8));
     let g = out.result_graph().unwrap();
     let download = g.find("go mod download").expect("a download step");
-    assert_eq!(download.name().unwrap(), "[deps 2/2] go mod download");
+    assert_eq!(download.name().unwrap(), "[deps 3/4] go mod download");
     let locals = g.locals_under(download);
     assert_eq!(locals.len(), 1, "{}", g.dump());
     assert_eq!(locals[0].include_patterns(), ["go.mod", "go.sum"]);
@@ -164,7 +164,37 @@ fn go_downloads_from_go_mod_and_go_sum_and_ships_the_binary_alone() {
     );
     assert_eq!(download.env_var("GOMODCACHE"), Some("/go/pkg/mod"));
     assert_eq!(download.env_var("GOTOOLCHAIN"), Some("local"), "base env");
-    let build = g.find("go build").unwrap();
+    // The imported packages compiled ahead, into a build cache in the layer, which the build
+    // copies into its cache mount.
+    let std = g
+        .find("go build -trimpath context")
+        .expect("the standard library's packages");
+    assert!(
+        std.name().unwrap().starts_with("[deps 1/4] GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath context encoding/json log net/http os os/signal syscall time ||"),
+        "{}",
+        std.name().unwrap()
+    );
+    assert!(
+        g.locals_under(std).is_empty(),
+        "keyed by the base image and its command alone"
+    );
+    let modules = g
+        .find("go build -trimpath -mod=mod")
+        .expect("the modules' packages");
+    assert!(
+        modules.name().unwrap().starts_with("[deps 4/4] GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -mod=mod github.com/google/uuid ||"),
+        "{}",
+        modules.name().unwrap()
+    );
+    let build = g.find("go build -v").unwrap();
+    assert!(
+        build
+            .name()
+            .unwrap()
+            .starts_with("[build 2/2] cp -Rn /go/deps-cache/. \"$GOCACHE\"/ 2>/dev/null; GOPROXY=off go build -v "),
+        "{}",
+        build.name().unwrap()
+    );
     assert_eq!(
         build
             .mount("/root/.cache/go-build")

@@ -96,6 +96,8 @@ impl ContextFiles {
 
 mod read;
 
+#[cfg(test)]
+pub(crate) use read::MAX_ROUNDS;
 pub use read::{ContextSource, Entry, EntryKind, MAX_FILE_BYTES, ignore_patterns, read_context};
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ use crate::pattern::{PatternSet, clean_relative, parse_ignore_file};
 use crate::recipe::Recipe;
 use crate::spec::Spec;
 
-/// A recipe that keeps asking for new files after this many rounds is a bug, not a project.
-const MAX_ROUNDS: usize = 8;
+/// A recipe that keeps asking for new files after this many rounds is a bug, not a project. (Go
+/// follows the local packages the program imports one import level a round, within this.)
+pub(crate) const MAX_ROUNDS: usize = 12;
 /// Manifests are small; a bigger file is a mistake (a data file matched by a glob).
 pub const MAX_FILE_BYTES: usize = 64 << 20;
 /// Directories listed per call: the frontend reads them concurrently, one round trip each.

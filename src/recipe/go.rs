@@ -9,18 +9,44 @@
 //! build reads it with `GOPROXY=off`: a build that needed anything the layer lacks fails instead of
 //! downloading, which proves the layer holds the whole dependency set. Mounting the module cache in
 //! both steps instead would keep downloads out of every exported cache, and the build would refetch
-//! on each runner. Compiled packages are different: Go has one build cache (`GOCACHE`), and which
-//! dependency packages the program compiles is known only from its imports, i.e. the source. So
-//! the build cache is a cache mount on the build step (per project and target platform, since its
-//! entries are native code), not part of a layer.
+//! on each runner.
+//!
+//! Compiled packages too: which packages the program compiles is known only from its imports, so
+//! the recipe reads them (the import declarations at the head of the main package's files, then of
+//! the local packages it imports, one import level per probing round) and the deps stage
+//! compiles every imported package that is not the project's: `go build` of those packages with
+//! the flags of the real build that enter the compiler's action ids (`-trimpath`, `-tags`, `-mod`,
+//! and the same environment: `CGO_ENABLED`, the spec's `GOFLAGS`). The standard library's (since
+//! Go 1.20 not precompiled: net/http alone is seconds) in a setup step before the manifests are
+//! staged, outside the module (the action ids are the same), so a go.mod edit leaves them; the
+//! modules' after the download. The lists are in the commands, so an edit that imports nothing
+//! new leaves both cached and a new import re-runs them. Splitting matters on a warm daemon: one
+//! step after the download made a go.mod edit of the example take 22 s instead of 2 s (Docker 26),
+//! recompiling the standard library into the new layer; split, 1.8 s. A package that fails to
+//! compile there does not fail the step (it says so in the log): the build compiles whatever the
+//! cache lacks, and reports real errors itself.
+//!
+//! Those compiles write a build cache in the layers (`/go/deps-cache`), so `--cache-to` carries it
+//! to the next runner. The build step keeps its build cache mount (`GOCACHE`, per project and
+//! target platform, since its entries are native code), for incremental builds of the local
+//! packages, and first copies the layer's entries into it without overwriting (`cp -Rn`: entries
+//! are named by the hash of their content, so concurrent builds cannot tear them). Measured on the
+//! example (88 MB, 1,212 entries): the copy takes 120 ms into an empty mount (a fresh runner) and
+//! 14 ms into a full one; the build step then compiles and links the main package in 0.26 s,
+//! against 13 s with nothing compiled. The alternative, the build cache in the layers with no
+//! mount, saves that copy but recompiles every local package on every build. `go build -v` in the
+//! build step lists what it compiles: after an app edit, the project's packages alone. With the
+//! spec's own `build` (whose flags the compile ahead cannot know) or `install` (which replaces
+//! the install steps), or `vendor/`, nothing is compiled ahead and the build cache is the mount
+//! alone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::go_mod::{self, FileKind, GoVersion, ModFile, Target, VersionLine, Word};
 use super::go_package::{self, HEAD_BYTES, Tags};
 use super::{
-    Artefact, Conventions, DepStep, Recipe, Runtime, build_cache, env_list, resolve_manifests,
-    shell_word, version_image,
+    Artefact, Conventions, DepStep, Recipe, Runtime, Setup, build_cache, env_list,
+    resolve_manifests, shell_word, version_image,
 };
 use crate::context::ContextFiles;
 use crate::diag::{Diagnostic, Diagnostics, SourceText};
@@ -37,6 +63,9 @@ const DEFAULT_VERSION: &str = "1.26";
 /// agree whatever the base image sets.
 const GOMODCACHE: &str = "/go/pkg/mod";
 const GOCACHE: &str = "/root/.cache/go-build";
+/// Where the deps stage compiles the imported packages: a build cache in the layer, which the
+/// build step copies into its cache mount (`GOCACHE`).
+const DEPS_GOCACHE: &str = "/go/deps-cache";
 /// Where the binary is built, and where the runtime image receives it: the same path, so the
 /// start command holds whether or not the image is a separate one.
 const BIN_DIR: &str = "/usr/local/bin";
@@ -47,9 +76,14 @@ const GLIBC_RUNTIME: &str = "gcr.io/distroless/base-debian12:nonroot";
 const GLIBC_BUILD_SUFFIX: &str = "-bookworm";
 const ROOT_FILES: &[&str] = &["go.mod", "go.sum", "go.work", "go.work.sum"];
 const VENDOR: &str = "vendor/modules.txt";
-/// Source files read per directory to find its package: all share one package name, so a few
-/// suffice (more than one, for the odd `//go:build ignore` generator beside the real files).
-const MAX_FILES_PER_DIR: usize = 16;
+/// Source files read per directory: their heads give the directory's package and the imports of
+/// every file in it. A package of more files is rare; the imports of the rest are then compiled
+/// by the build step instead of ahead.
+const MAX_FILES_PER_DIR: usize = 64;
+/// Local packages whose imports are followed, from the main package: import edges (each one more
+/// probing round, within the context reader's limit) and directories.
+const MAX_IMPORT_DEPTH: usize = 8;
+const MAX_LOCAL_PACKAGES: usize = 256;
 const KEYS: &[&str] = &["main", "cgo", "tags", "ldflags"];
 const DEFAULT_LDFLAGS: &str = "-s -w";
 
@@ -71,14 +105,16 @@ impl Recipe for Go {
         for f in ROOT_FILES.iter().chain([&VENDOR]) {
             add(f.to_string());
         }
-        match Options::read(spec).ok().and_then(|o| o.main) {
+        let opts = Options::read(spec).unwrap_or_default();
+        match &opts.main {
             Some(main) => add(go_files_in(&main.value)),
             None => {
                 add("*.go".into());
                 add("cmd/*/*.go".into());
             }
         }
-        for d in Modules::read(found).dirs {
+        let modules = Modules::read(found);
+        for d in &modules.dirs {
             if let Ok(dir) = &d.dir {
                 add(in_dir(dir, "go.mod"));
                 if d.is_use {
@@ -86,16 +122,18 @@ impl Recipe for Go {
                 }
             }
         }
+        // The local packages the main package imports, round by round: their files' imports
+        // name the next ones.
+        if let Ok(Some(main)) = find_main(spec, found, &opts) {
+            for dir in Imports::of(found, &modules, &main, &opts.tags()).local {
+                add(go_files_in(&dir));
+            }
+        }
         patterns
     }
 
     fn files_to_read(&self, spec: &Spec, listed: &[&str]) -> Vec<String> {
-        let tags = Options::read(spec)
-            .map(|o| o.tags())
-            .unwrap_or_else(|_| Tags {
-                cgo: false,
-                extra: Vec::new(),
-            });
+        let tags = Options::read(spec).unwrap_or_default().tags();
         let mut per_dir: BTreeMap<&str, usize> = BTreeMap::new();
         let mut out = Vec::new();
         for f in listed {
@@ -183,13 +221,49 @@ impl Recipe for Go {
         let module_path = modules.module_path();
         let name = binary_name(main.as_deref().unwrap_or("."), module_path);
         let binary = format!("{BIN_DIR}/{name}");
+        // Only for the recipe's own build, whose flags the compile must repeat for the build to
+        // find its results (a spec's `build` may use others), and its own install (the spec's
+        // replaces every install step).
+        let ahead = match (&main, &spec.build, &spec.install) {
+            (Some(main), None, None) if !vendored => {
+                let imports = Imports::of(ctx, &modules, main, &opts.tags());
+                let (std, modules): (Vec<&String>, Vec<&String>) =
+                    imports.external.iter().partition(|p| is_std(p));
+                let flags = |in_module: bool| {
+                    let mut flags = String::new();
+                    if !opts.tags.is_empty() {
+                        flags.push_str(&format!(" -tags={}", opts.tags.join(",")));
+                    }
+                    if in_module && !workspace {
+                        flags.push_str(" -mod=mod");
+                    }
+                    flags
+                };
+                Some(CompileAhead {
+                    std: compile_ahead(&std, &flags(false)),
+                    modules: compile_ahead(&modules, &flags(true)),
+                })
+            }
+            _ => None,
+        }
+        .filter(|a| a.std.is_some() || a.modules.is_some());
         let mut build = String::new();
+        if ahead.is_some() {
+            // Cache entries are named by their content's hash: adding the layer's to the mount
+            // without overwriting is safe with concurrent builds. Some cp versions exit 1 when
+            // -n skips a file: the status does not matter, the build compiles what is missing.
+            build.push_str(&format!(
+                "cp -Rn {DEPS_GOCACHE}/. \"$GOCACHE\"/ 2>/dev/null; "
+            ));
+        }
         // No module downloads after the source copy: the deps layer has them all (or vendor/ has).
         // Left on when the spec's own `install` may not have downloaded anything.
         if spec.install.is_none() {
             build.push_str("GOPROXY=off ");
         }
-        build.push_str("go build -trimpath -buildvcs=false");
+        // -v names each package the step compiles: with the dependencies compiled ahead, only
+        // the project's own.
+        build.push_str("go build -v -trimpath -buildvcs=false");
         let ldflags = opts.ldflags.as_deref().unwrap_or(DEFAULT_LDFLAGS);
         if !ldflags.is_empty() {
             build.push(' ');
@@ -222,13 +296,20 @@ impl Recipe for Go {
             ));
             Vec::new()
         } else {
-            vec![
+            let mut steps = vec![
                 DepStep::Stage {
                     patterns: patterns.clone(),
                     files: manifests.clone(),
                 },
                 DepStep::Install("go mod download".into()),
-            ]
+            ];
+            steps.extend(
+                ahead
+                    .as_ref()
+                    .and_then(|a| a.modules.clone())
+                    .map(DepStep::Install),
+            );
+            steps
         };
         let project = cache_project(module_path.unwrap_or("app"));
         let runtime_image = if opts.cgo {
@@ -242,7 +323,13 @@ impl Recipe for Go {
             default_image,
             manifest_patterns: patterns,
             manifests,
-            setup: Vec::new(),
+            // Before the manifests: a dependency edit leaves the standard library compiled.
+            setup: ahead
+                .as_ref()
+                .and_then(|a| a.std.clone())
+                .map(Setup::from)
+                .into_iter()
+                .collect(),
             deps,
             // Not the module cache: the download must land in the layer (see the module docs).
             caches: vec![build_cache(
@@ -378,6 +465,118 @@ fn in_dir(dir: &str, name: &str) -> String {
     }
 }
 
+/// The compile-ahead commands: the standard library's packages in a setup step, keyed by the
+/// base image and that list alone, and the modules' after the download.
+struct CompileAhead {
+    std: Option<String>,
+    modules: Option<String>,
+}
+
+/// `go build` of `packages` into the deps layer's build cache, going on when some fail; `None`
+/// for no packages.
+fn compile_ahead(packages: &[&String], flags: &str) -> Option<String> {
+    if packages.is_empty() {
+        return None;
+    }
+    let mut command = format!("GOCACHE={DEPS_GOCACHE} GOPROXY=off go build -trimpath{flags}");
+    for p in packages {
+        command.push(' ');
+        command.push_str(&shell_word(p));
+    }
+    command.push_str(&format!(
+        " || echo {} >&2",
+        shell_word(COMPILE_AHEAD_FAILED)
+    ));
+    Some(command)
+}
+
+/// A standard library package: go/build's rule, no dot in the first path element.
+fn is_std(import: &str) -> bool {
+    !import.split('/').next().unwrap_or(import).contains('.')
+}
+
+/// Printed when compiling ahead failed for some package: the step goes on, as the build compiles
+/// whatever is missing from the cache.
+const COMPILE_AHEAD_FAILED: &str = "strata: some dependencies could not be compiled ahead (see above); the build step compiles them";
+
+/// What the main package imports, following the local packages it imports to a closure (within
+/// `MAX_IMPORT_DEPTH` and `MAX_LOCAL_PACKAGES`): those are the project's, built with the source;
+/// the rest (the standard library's and the modules') are what the deps stage compiles ahead.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Imports {
+    /// Directories of the local packages reached, the main package's excluded, nearest first.
+    local: Vec<String>,
+    /// Every other import path, sorted.
+    external: BTreeSet<String>,
+}
+
+impl Imports {
+    fn of(ctx: &ContextFiles, modules: &Modules, main: &str, tags: &Tags) -> Imports {
+        let local_modules = modules.local_modules();
+        let mut files: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for path in ctx.paths() {
+            let (dir, name) = path.rsplit_once('/').unwrap_or((".", path));
+            if name.ends_with(".go") && tags.includes_name(name) {
+                files.entry(dir).or_default().push(path);
+            }
+        }
+        let mut out = Imports::default();
+        let mut seen: BTreeSet<String> = BTreeSet::from([main.to_string()]);
+        let mut level = vec![main.to_string()];
+        for depth in 0..=MAX_IMPORT_DEPTH {
+            let mut next = Vec::new();
+            for dir in &level {
+                for path in files.get(dir.as_str()).into_iter().flatten() {
+                    let Some(head) = ctx.bytes(path) else {
+                        continue;
+                    };
+                    let header = go_package::read_header(head);
+                    let name = path.rsplit('/').next().unwrap_or(path);
+                    if !tags.includes(name, &header) {
+                        continue;
+                    }
+                    for import in header.imports {
+                        match local_dir(&local_modules, &import) {
+                            None => {
+                                out.external.insert(import);
+                            }
+                            Some(dir) => {
+                                if depth < MAX_IMPORT_DEPTH
+                                    && seen.len() <= MAX_LOCAL_PACKAGES
+                                    && seen.insert(dir.clone())
+                                {
+                                    next.push(dir);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            next.sort();
+            out.local.extend(next.iter().cloned());
+            level = next;
+        }
+        out
+    }
+}
+
+/// The directory of a package of a module in the context (the main modules, workspace modules and
+/// local replacements), by the longest module path the import path is under.
+fn local_dir(modules: &[(&str, &str)], import: &str) -> Option<String> {
+    modules
+        .iter()
+        .filter_map(|(path, dir)| {
+            let rest = import.strip_prefix(path)?;
+            match rest.strip_prefix('/') {
+                Some(rest) => Some((path.len(), in_dir(dir, rest))),
+                None if rest.is_empty() => Some((path.len(), dir.to_string())),
+                None => None,
+            }
+        })
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, dir)| dir)
+}
+
 /// The probe pattern for a directory's Go files.
 fn go_files_in(dir: &str) -> String {
     in_dir(dir, "*.go")
@@ -397,6 +596,8 @@ struct DirRef {
     dir: Result<String, ()>,
     /// A workspace module (its go.sum counts too), or a replacement.
     is_use: bool,
+    /// For a replacement, the module path it replaces: imports under it are local packages.
+    replaces: Option<String>,
 }
 
 /// The go.work and go.mod files in effect, as far as the context has been read.
@@ -462,15 +663,25 @@ impl Modules {
     fn add_replaces(&mut self, file: &str, base: &str, module: &ModFile) {
         for r in &module.replaces {
             if let Target::Dir(dir) = &r.new {
-                self.dirs.push(DirRef::new(
-                    file,
-                    base,
-                    dir,
-                    format!("replace {}", r.text),
-                    false,
-                ));
+                self.dirs.push(
+                    DirRef::new(file, base, dir, format!("replace {}", r.text), false)
+                        .replacing(&r.old.text),
+                );
             }
         }
+    }
+
+    /// (module path, directory) of every module whose source is in the context.
+    fn local_modules(&self) -> Vec<(&str, &str)> {
+        let mains = self
+            .mains
+            .iter()
+            .filter_map(|(dir, _, m)| m.module.as_ref().map(|w| (w.text.as_str(), dir.as_str())));
+        let replaced = self
+            .dirs
+            .iter()
+            .filter_map(|d| Some((d.replaces.as_deref()?, d.dir.as_ref().ok()?.as_str())));
+        mains.chain(replaced).collect()
     }
 
     /// The root module's path, else the first workspace module's.
@@ -602,6 +813,14 @@ impl DirRef {
             directive,
             dir,
             is_use,
+            replaces: None,
+        }
+    }
+
+    fn replacing(self, module: &str) -> DirRef {
+        DirRef {
+            replaces: Some(module.to_string()),
+            ..self
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The head of a Go source file, read as go/build reads it to decide which package a directory
-//! holds: the build constraints (`//go:build`, or the older `// +build` lines) and the package
-//! clause, which come before any import. The Go recipe reads only the first bytes of each file
-//! (`HEAD_BYTES`), never the whole source.
+//! holds and what it imports: the build constraints (`//go:build`, or the older `// +build`
+//! lines), the package clause, and the import declarations, which come before any other
+//! declaration. The Go recipe reads only the first bytes of each file (`HEAD_BYTES`), never the
+//! whole source.
 //!
 //! The input is untrusted: one pass, bounded nesting, no panics. Whatever cannot be read (no
-//! package clause in the head) is `None`, and a constraint that cannot be parsed does not exclude
-//! its file: `go build` will say what is wrong with it.
+//! package clause in the head) is `None`, a constraint that cannot be parsed does not exclude its
+//! file, and imports stop at the first thing that is not one: `go build` will say what is wrong
+//! with it. An import missed here costs only time (the build compiles it), never correctness.
 
 /// How much of a `.go` file is read: enough for a licence header and the package clause.
 pub const HEAD_BYTES: usize = 16 << 10;
@@ -71,6 +73,9 @@ pub struct Header {
     pub go_build: Option<String>,
     /// `// +build` lines (used only without `//go:build`, as go/build does).
     pub plus_build: Vec<String>,
+    /// The import paths the file declares, in order, as far as the head holds them; without cgo's
+    /// pseudo-package `C` and without paths `go build` would refuse.
+    pub imports: Vec<String>,
 }
 
 /// The build this recipe plans for: Linux, the compiler `gc`, cgo on or off, the `[go] tags`.
@@ -182,7 +187,10 @@ pub fn read_header(src: &[u8]) -> Header {
                 None => return header,
             },
             _ => {
-                header.package = package_clause(&src[i..]);
+                if let Some((name, len)) = package_clause(&src[i..]) {
+                    header.package = Some(name);
+                    header.imports = imports(&src[i + len..]);
+                }
                 return header;
             }
         }
@@ -190,8 +198,8 @@ pub fn read_header(src: &[u8]) -> Header {
     header
 }
 
-/// `package <name>` at the start of `src` (comments may separate the two words).
-fn package_clause(src: &[u8]) -> Option<String> {
+/// `package <name>` at the start of `src` (comments may separate the two words), and its length.
+fn package_clause(src: &[u8]) -> Option<(String, usize)> {
     let rest = src.strip_prefix(b"package")?;
     let mut i = 0;
     let mut separated = false;
@@ -217,8 +225,137 @@ fn package_clause(src: &[u8]) -> Option<String> {
         .copied()
         .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80)
         .collect();
+    let len = "package".len() + i + name.len();
     let name = String::from_utf8(name).ok()?;
-    (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit())).then_some(name)
+    (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit())).then_some((name, len))
+}
+
+/// The import declarations at the start of `src` (what follows the package clause): `import "p"`,
+/// `import name "p"`, `import . "p"`, `import _ "p"`, and their parenthesised groups, with
+/// comments and semicolons anywhere between. Stops at the first other declaration, or at anything
+/// malformed or cut off by the head's end.
+fn imports(src: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        let Some(at) = skip_blank(src, i) else {
+            return out;
+        };
+        let Some(rest) = src[at..].strip_prefix(b"import") else {
+            return out;
+        };
+        if rest.first().is_some_and(|&b| is_ident_byte(b)) {
+            return out;
+        }
+        let Some(at) = skip_blank(src, at + "import".len()) else {
+            return out;
+        };
+        if src.get(at) == Some(&b'(') {
+            i = at + 1;
+            loop {
+                let Some(at) = skip_blank(src, i) else {
+                    return out;
+                };
+                if src.get(at) == Some(&b')') {
+                    i = at + 1;
+                    break;
+                }
+                match import_spec(src, at) {
+                    Some((path, end)) => {
+                        out.extend(path);
+                        i = end;
+                    }
+                    None => return out,
+                }
+            }
+        } else {
+            match import_spec(src, at) {
+                Some((path, end)) => {
+                    out.extend(path);
+                    i = end;
+                }
+                None => return out,
+            }
+        }
+    }
+}
+
+/// One import spec at `at`: an optional name (an identifier, `.` or `_`), then the path as a
+/// string literal. Returns the path when it is one to keep, and where the spec ends; `None` when
+/// it is not a spec.
+fn import_spec(src: &[u8], at: usize) -> Option<(Option<String>, usize)> {
+    let mut i = at;
+    if src.get(i) == Some(&b'.') {
+        i += 1;
+    } else if src.get(i).is_some_and(|b| !b.is_ascii_digit()) {
+        while src.get(i).is_some_and(|&b| is_ident_byte(b)) {
+            i += 1;
+        }
+    }
+    if i > at {
+        i = skip_blank(src, i)?;
+    }
+    let (quote, raw) = match src.get(i)? {
+        b'"' => (b'"', false),
+        b'`' => (b'`', true),
+        _ => return None,
+    };
+    let start = i + 1;
+    let mut end = start;
+    let mut escaped = false;
+    loop {
+        let b = *src.get(end)?;
+        if b == quote {
+            break;
+        }
+        if b == b'\\' && !raw {
+            // An escape in an import path is legal but unheard of: skip the spec, keep going.
+            escaped = true;
+            end += 1;
+        } else if b == b'\n' && !raw {
+            return None;
+        }
+        end += 1;
+    }
+    let path = std::str::from_utf8(&src[start..end])
+        .ok()
+        .filter(|p| !escaped && *p != "C" && is_import_path(p))
+        .map(str::to_string);
+    Some((path, end + 1))
+}
+
+/// Where the next token starts after `i`: past spaces, newlines, semicolons and comments; `None`
+/// at the end or in an unclosed comment.
+fn skip_blank(src: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        match *src.get(i)? {
+            b' ' | b'\t' | b'\r' | b'\n' | b';' => i += 1,
+            b'/' if src.get(i + 1) == Some(&b'/') => {
+                i += src[i..].iter().position(|&b| b == b'\n')?;
+            }
+            b'/' if src.get(i + 1) == Some(&b'*') => i += 2 + find(&src[i + 2..], b"*/")? + 2,
+            _ => return Some(i),
+        }
+    }
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// A path `go build` takes (golang.org/x/mod's CheckImportPath, a little stricter): `/`-separated
+/// non-empty elements of letters, digits and `-._~+`, none starting or ending with a dot. This
+/// also makes every kept path a plain shell word.
+pub fn is_import_path(path: &str) -> bool {
+    path.len() <= 512
+        && path.split('/').all(|e| {
+            !e.is_empty()
+                && !e.starts_with('.')
+                && !e.ends_with('.')
+                && e.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+')
+                })
+        })
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -366,6 +503,69 @@ mod tests {
         assert_eq!(package(""), None);
         // A head cut inside a comment reads as no clause, not as an error.
         assert_eq!(package(&format!("/*{}", "x".repeat(100))), None);
+    }
+
+    fn imports(src: &str) -> Vec<String> {
+        read_header(src.as_bytes()).imports
+    }
+
+    #[test]
+    fn imports_single_grouped_named_dot_and_blank() {
+        assert_eq!(
+            imports(
+                "// Package main.\npackage main\n\nimport \"fmt\"\nimport (\n\t\"net/http\" // the server\n\n\tstr \"strings\"\n\t. \"math\"\n\t_ \"embed\"\n\t/* a\n comment */ \"github.com/google/uuid\"\n)\nimport `os`; import x \"example.com/m/v2/internal/x\"\n\nfunc main() {}\nimport \"after/a/func\"\n"
+            ),
+            [
+                "fmt",
+                "net/http",
+                "strings",
+                "math",
+                "embed",
+                "github.com/google/uuid",
+                "os",
+                "example.com/m/v2/internal/x"
+            ]
+        );
+        assert_eq!(
+            imports("package p; import(\"a\";\"b\");import \"c\""),
+            ["a", "b", "c"]
+        );
+        assert_eq!(imports("package p\nimport ()\nimport \"a\"\n"), ["a"]);
+        assert!(imports("package main\n\nfunc main() {}\n").is_empty());
+        // `importer` is an identifier, not the keyword.
+        assert!(imports("package p\nvar importer = \"x\"\n").is_empty());
+    }
+
+    #[test]
+    fn imports_leave_out_cgo_and_what_go_build_refuses() {
+        assert_eq!(
+            imports(
+                "package p\n\n/*\n#include <stdio.h>\n*/\nimport \"C\"\nimport (\n\t\"unsafe\"\n\t\"./relative\"\n\t\"a b\"\n\t\"/abs\"\n\t\"a//b\"\n\t\"a/\\u0062\"\n\t\"x;rm -rf\"\n\t\"$(id)\"\n\t\"ok.example/x_y-z~1+2\"\n)\n"
+            ),
+            ["unsafe", "ok.example/x_y-z~1+2"]
+        );
+    }
+
+    #[test]
+    fn imports_stop_at_what_is_cut_off_or_malformed() {
+        // A head that ends inside the group keeps what came before.
+        assert_eq!(imports("package p\nimport (\n\t\"a\"\n\t\"b"), ["a"]);
+        assert_eq!(imports("package p\nimport (\n\t\"a\"\n/* cut"), ["a"]);
+        assert_eq!(imports("package p\nimport \"a\"\n// cut"), ["a"]);
+        assert_eq!(
+            imports("package p\nimport (\n\t\"a\n\"\n)\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            imports("package p\nimport (\n\t\"a\"\n\t3\n\t\"b\"\n)"),
+            ["a"]
+        );
+        assert_eq!(imports("package p\nimport x y \"a\""), Vec::<String>::new());
+        // No package clause: no imports either.
+        assert!(imports("import \"a\"\n").is_empty());
+        // Long input: linear, no recursion.
+        let many = format!("package p\nimport (\n{})\n", "\t\"a/b\"\n".repeat(50_000));
+        assert_eq!(imports(&many).len(), 50_000);
     }
 
     #[test]

@@ -460,6 +460,14 @@ pub fn fuzz_python_manifests(text: &str) {
 }
 
 #[doc(hidden)]
+pub fn fuzz_go_source(bytes: &[u8]) {
+    let header = go_package::read_header(bytes);
+    for import in &header.imports {
+        assert!(go_package::is_import_path(import) && import != "C");
+    }
+}
+
+#[doc(hidden)]
 pub fn fuzz_go_mod(text: &str) {
     for (name, kind) in [
         ("go.mod", go_mod::FileKind::Mod),

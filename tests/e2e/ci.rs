@@ -49,8 +49,8 @@ struct Offline {
     step: &'static str,
     /// Lines in its output that would show a dependency downloaded or compiled.
     foreign: &'static [&'static str],
-    /// For Cargo: the crates it may compile (`Compiling <crate>`), the workspace's own; it must
-    /// compile at least one (the edited one).
+    /// The packages it may compile (Cargo's `Compiling <crate>`, the import paths `go build -v`
+    /// prints), the project's own; it must compile at least one (the edited one).
     compiles_only: &'static [&'static str],
 }
 
@@ -75,8 +75,8 @@ const EXAMPLES: &[Example] = &[
     Example {
         name: "go",
         images: &[("golang:1.24", "go"), ("gcr.io/distroless/static-debian12:nonroot", "static")],
-        source: "main.go", comment: "//", install: "go mod download", deps_steps: &[],
-        offline: Some(Offline { step: "GOPROXY=off go build", foreign: &["go: downloading", "go: finding"], compiles_only: &[] }),
+        source: "main.go", comment: "//", install: "go mod download", deps_steps: &["GOPROXY=off go build -trimpath context", "GOPROXY=off go build -trimpath -mod=mod"],
+        offline: Some(Offline { step: "GOPROXY=off go build -v", foreign: &["go: downloading", "go: finding"], compiles_only: &["example.com/hello"] }),
         extra_spec: "", port: 8080,
     },
     Example {
@@ -97,33 +97,32 @@ const EXAMPLES: &[Example] = &[
     },
 ];
 
-/// The examples the GitHub Actions round trip builds: all of [`EXAMPLES`], or those named in
-/// `STRATA_E2E_EXAMPLES` (comma-separated), for a shorter run while working on a few recipes.
-fn round_trip_examples() -> Vec<&'static Example> {
-    let wanted = std::env::var("STRATA_E2E_EXAMPLES").unwrap_or_default();
-    let wanted: Vec<&str> = wanted
-        .split(',')
-        .map(str::trim)
-        .filter(|w| !w.is_empty())
-        .collect();
-    for w in &wanted {
-        assert!(
-            EXAMPLES.iter().any(|x| x.name == *w),
-            "STRATA_E2E_EXAMPLES names `{w}`, which is not one of EXAMPLES"
-        );
-    }
-    EXAMPLES
-        .iter()
-        .filter(|x| wanted.is_empty() || wanted.contains(&x.name))
-        .collect()
-}
-
 /// The examples the other builders and templates build: one per language the GitLab job is shown
 /// with (issue 11: everything on the newest builder, a representative subset on the others).
 fn representative() -> impl Iterator<Item = &'static Example> {
     EXAMPLES
         .iter()
         .filter(|x| ["fastapi", "express"].contains(&x.name))
+}
+
+/// The examples the GitHub Actions round trip builds: all of them, or those named in
+/// `STRATA_E2E_EXAMPLES` (comma-separated, e.g. `go,rust`) when working on one ecosystem: the
+/// whole round trip takes about 15 minutes.
+fn round_trip_examples() -> Vec<&'static Example> {
+    let only = std::env::var("STRATA_E2E_EXAMPLES").unwrap_or_default();
+    let only: Vec<&str> = only
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    assert!(
+        only.iter().all(|n| EXAMPLES.iter().any(|x| x.name == *n)),
+        "STRATA_E2E_EXAMPLES names examples of EXAMPLES: {only:?}"
+    );
+    EXAMPLES
+        .iter()
+        .filter(|x| only.is_empty() || only.contains(&x.name))
+        .collect()
 }
 
 const HELLO: &str = r#"{"Hello":"World"}"#;
@@ -369,11 +368,7 @@ fn assert_offline(b: &Build, x: &Example, offline: &Offline, what: &str) {
         );
     }
     if !offline.compiles_only.is_empty() {
-        let compiled: Vec<&str> = output
-            .lines()
-            .filter_map(|l| l.split_once("Compiling ").map(|(_, c)| c))
-            .filter_map(|c| c.split_whitespace().next())
-            .collect();
+        let compiled: Vec<&str> = output.lines().filter_map(compiled_package).collect();
         assert!(
             !compiled.is_empty() && compiled.iter().all(|c| offline.compiles_only.contains(c)),
             "{}: only the workspace's crates compile after the source copy, {what}, not {compiled:?}:\n{output}",
@@ -769,8 +764,9 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
     let started = Instant::now();
 
     // The run before: one runner exports to both stores.
+    let examples = round_trip_examples();
     let first = Builder::new(e, "gha-first");
-    for x in round_trip_examples() {
+    for &x in &examples {
         let b = first.build(&root.dir, &args_for(x, &[local, registry]));
         assert_ok(&b, &format!("first run of {}", x.name));
         assert!(
@@ -789,7 +785,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
     }
     drop(first);
 
-    for x in round_trip_examples() {
+    for &x in &examples {
         edit_source(&root.dir.join("examples").join(x.name), x);
     }
     // Each store on a fresh builder of its own. The images of the template's matrix serve after
@@ -799,7 +795,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
     let stores = [("local (type=gha)", local), ("registry", registry)];
     for (i, (what, store)) in stores.into_iter().enumerate() {
         let runner = Builder::new(e, "gha-next");
-        for x in round_trip_examples() {
+        for &x in &examples {
             let b = runner.build(&root.dir, &args_for(x, &[store]));
             assert_install_reused(&b, x, &format!("a fresh builder, cache from {what}"));
             eprintln!(
@@ -817,7 +813,7 @@ fn github_actions_app_job_reuses_the_install_on_fresh_builders() {
     }
     eprintln!(
         "[e2e ci] GitHub Actions, {} examples: exported, then imported on two fresh builders, in {:.1?}",
-        round_trip_examples().len(),
+        examples.len(),
         started.elapsed()
     );
 }

@@ -47,14 +47,24 @@ fn the_example_downloads_from_the_manifests_and_ships_the_binary_alone() {
         "the go line picks the toolchain"
     );
     let deps = p.stage(StageName::Deps).unwrap();
-    let Step::Copy(stage) = &deps.steps[0] else {
-        panic!("deps starts with the manifests")
+    let Step::Run(std) = &deps.steps[0] else {
+        panic!("deps starts with the standard library's packages the program imports")
+    };
+    assert!(
+        std.command.starts_with(
+            "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath context encoding/json log net/http os os/signal syscall time ||"
+        ),
+        "{}",
+        std.command
+    );
+    let Step::Copy(stage) = &deps.steps[1] else {
+        panic!("then the manifests")
     };
     let CopyFrom::Context(sel) = &stage.from else {
         panic!()
     };
     assert_eq!(sel.include, ["go.mod", "go.sum"]);
-    let Step::Run(download) = &deps.steps[1] else {
+    let Step::Run(download) = &deps.steps[2] else {
         panic!("then the download")
     };
     assert_eq!(download.command, "go mod download");
@@ -70,8 +80,9 @@ fn the_example_downloads_from_the_manifests_and_ships_the_binary_alone() {
     assert_eq!(
         runs(&p, StageName::Build),
         [
-            "GOPROXY=off go build -trimpath -buildvcs=false '-ldflags=-s -w' -mod=mod -o /usr/local/bin/hello ."
-        ]
+            "cp -Rn /go/deps-cache/. \"$GOCACHE\"/ 2>/dev/null; GOPROXY=off go build -v -trimpath -buildvcs=false '-ldflags=-s -w' -mod=mod -o /usr/local/bin/hello ."
+        ],
+        "the build cache mount receives what the deps stage compiled (it is empty on a fresh runner)"
     );
     let Step::Run(build) = &p.stage(StageName::Build).unwrap().steps[1] else {
         panic!()
@@ -187,8 +198,26 @@ fn a_source_edit_leaves_the_download_key_and_a_requirement_changes_it() {
 }
 
 #[test]
-fn the_build_cache_is_per_project_and_platform() {
-    let p = go_plan(SPEC, &example());
+fn without_compiling_ahead_the_build_cache_is_a_mount_per_project_and_platform() {
+    // The spec's own install replaces every install step: nothing to copy from.
+    let installs = format!("{SPEC}install = \"go mod download -x\"\n");
+    let p = go_plan(&installs, &example());
+    assert_eq!(runs(&p, StageName::Deps), ["go mod download -x"]);
+    assert!(
+        runs(&p, StageName::Build)[0].starts_with("go build -v -trimpath"),
+        "{:?}",
+        runs(&p, StageName::Build)
+    );
+    // The spec's own build: its flags are not known, so nothing is compiled ahead (or copied).
+    let own = format!("{SPEC}build = \"go build -o /usr/local/bin/hello .\"\n");
+    let p = go_plan(&own, &example());
+    assert!(
+        !runs(&p, StageName::Deps)
+            .iter()
+            .any(|r| r.contains("go build")),
+        "{:?}",
+        runs(&p, StageName::Deps)
+    );
     let id = |platform: &str| {
         let ops = lowered(&p, platform);
         let build = ops.exec(ops.find("go build"));
@@ -365,7 +394,7 @@ fn go_table_keys_are_checked() {
     );
     assert_eq!(
         runs(&p, StageName::Build)[0],
-        "GOPROXY=off go build -trimpath -buildvcs=false '-ldflags=-X main.version=1.2 -s' -tags=netgo,osusergo -mod=mod -o /usr/local/bin/m ."
+        "GOPROXY=off go build -v -trimpath -buildvcs=false '-ldflags=-X main.version=1.2 -s' -tags=netgo,osusergo -mod=mod -o /usr/local/bin/m ."
     );
     let p = go_plan("language = \"go\"\n[go]\nldflags = \"\"\n", &files);
     assert!(!runs(&p, StageName::Build)[0].contains("ldflags"));
@@ -632,7 +661,7 @@ fn a_workspace_stages_every_module_and_builds_in_workspace_mode() {
     );
     assert_eq!(
         runs(&p, StageName::Build)[0],
-        "GOPROXY=off go build -trimpath -buildvcs=false '-ldflags=-s -w' -o /usr/local/bin/svc ./svc",
+        "GOPROXY=off go build -v -trimpath -buildvcs=false '-ldflags=-s -w' -o /usr/local/bin/svc ./svc",
         "-mod=mod is refused in workspace mode"
     );
     assert_eq!(p.images()[0].to_string(), "docker.io/library/golang:1.23");
@@ -684,7 +713,7 @@ fn probing_follows_the_workspace_and_reads_only_heads_of_go_files() {
 
     assert_eq!(super::Go.read_limit("main.go"), Some(super::HEAD_BYTES));
     assert_eq!(super::Go.read_limit("go.mod"), None);
-    let mut listed: Vec<String> = (0..40).map(|i| format!("cmd/a/f{i:02}.go")).collect();
+    let mut listed: Vec<String> = (0..100).map(|i| format!("cmd/a/f{i:03}.go")).collect();
     listed.extend(
         [
             "go.mod",
@@ -767,4 +796,235 @@ fn binary_names() {
     assert_eq!(binary_name(".", None), "app");
     assert_eq!(binary_name("cmd/api", Some("m")), "api");
     assert_eq!(binary_name("cmd/$(x)", Some("m")), "app");
+}
+
+/// Reads a context as the edges do (`context::read_context`): probe, list what the patterns match,
+/// read what the recipe asks for (heads of Go files), until a round asks for nothing new. Returns
+/// what was read and the number of rounds, the last (empty) one included.
+fn probed(spec_text: &str, files: &[(&str, &str)]) -> (ContextFiles, usize) {
+    let s = spec(spec_text);
+    let mut found = ContextFiles::new(Vec::new());
+    let mut asked: Vec<String> = Vec::new();
+    for round in 1.. {
+        let new: Vec<String> = super::Go
+            .probe(&s, &found)
+            .into_iter()
+            .filter(|p| !asked.contains(p))
+            .collect();
+        if new.is_empty() {
+            return (found, round);
+        }
+        asked.extend(new.iter().cloned());
+        let include = crate::pattern::PatternSet::new(&new).unwrap();
+        let listed: Vec<&str> = files
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| include.matches(p) && !found.exists(p))
+            .collect();
+        let to_read = super::Go.files_to_read(&s, &listed);
+        for (path, text) in files {
+            if listed.contains(path) {
+                match super::Go.read_limit(path) {
+                    Some(limit) if to_read.contains(&path.to_string()) => {
+                        found.add_head(*path, text.as_bytes().to_vec(), limit)
+                    }
+                    None if to_read.contains(&path.to_string()) => {
+                        found.add_content(*path, text.as_bytes().to_vec())
+                    }
+                    _ => found.add_listed(path.to_string()),
+                }
+            }
+        }
+    }
+    unreachable!()
+}
+
+/// The deps stage's compile-ahead commands: the standard library's, the modules'.
+fn compile_ahead(p: &Plan) -> Vec<String> {
+    runs(p, StageName::Deps)
+        .into_iter()
+        .filter(|r| r.contains("go build"))
+        .collect()
+}
+
+const AHEAD_FAILED: &str = " || echo 'strata: some dependencies could not be compiled ahead (see above); the build step compiles them' >&2";
+
+const APP_MOD: &str = "module example.com/app\n\ngo 1.24\n\nrequire github.com/lib/pq v1.10.9\n\nreplace example.com/lib => ./lib\n";
+
+fn layered_app() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("go.mod", APP_MOD),
+        ("go.sum", "github.com/lib/pq v1.10.9 h1:x=\n"),
+        ("lib/go.mod", "module example.com/lib\n\ngo 1.24\n"),
+        (
+            "main.go",
+            "// Command app.\npackage main\n\nimport (\n\t\"fmt\"\n\tsrv \"example.com/app/internal/server\"\n)\n\nfunc main() { fmt.Println(srv.Run()) }\n",
+        ),
+        ("main_test.go", "package main\n\nimport \"testing\"\n"),
+        (
+            "internal/server/server.go",
+            "package server\n\nimport (\n\t\"net/http\"\n\t_ \"github.com/lib/pq\"\n\t\"example.com/app/internal/store\"\n)\n\nfunc Run() error { return http.ListenAndServe(\":8080\", nil) }\n",
+        ),
+        (
+            "internal/server/console_windows.go",
+            "package server\n\nimport \"golang.org/x/sys/windows\"\n",
+        ),
+        (
+            "internal/server/debug.go",
+            "//go:build debug\n\npackage server\n\nimport \"net/http/pprof\"\n",
+        ),
+        (
+            "internal/store/store.go",
+            "package store\n\nimport (\n\t\"database/sql\"\n\t\"example.com/lib/text\"\n)\n",
+        ),
+        (
+            "lib/text/text.go",
+            "package text\n\n/*\n#include <string.h>\n*/\nimport \"C\"\nimport . \"strings\"\n",
+        ),
+        // Not imported by the program: never read, its imports never compiled.
+        ("tools/gen/gen.go", "package main\n\nimport \"go/ast\"\n"),
+    ]
+}
+
+#[test]
+fn the_deps_stage_compiles_exactly_what_the_program_imports_from_outside() {
+    let files = layered_app();
+    let (found, rounds) = probed("language = \"go\"\n", &files);
+    assert!(rounds <= crate::context::MAX_ROUNDS, "{rounds} rounds");
+    assert!(
+        !found.exists("tools/gen/gen.go"),
+        "a directory the program does not import is not read"
+    );
+    let p = plan(&spec("language = \"go\"\n"), &found).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        compile_ahead(&p),
+        [
+            format!(
+                "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath database/sql fmt net/http strings{AHEAD_FAILED}"
+            ),
+            format!(
+                "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -mod=mod github.com/lib/pq{AHEAD_FAILED}"
+            )
+        ],
+        "the standard library's and the modules' packages, sorted; not the local ones (the \
+         module's, the replaced one's), not cgo's C, not tests', Windows' or another tag's"
+    );
+    let deps = runs(&p, StageName::Deps);
+    assert!(
+        deps[0].contains("go build -trimpath database/sql"),
+        "the standard library's first, before the manifests are staged: {deps:?}"
+    );
+    assert_eq!(
+        deps[1], "go mod download",
+        "the modules' after the download"
+    );
+    let Step::Run(std) = &p.stage(StageName::Deps).unwrap().steps[0] else {
+        panic!()
+    };
+    assert_eq!(
+        std.cwd, "/",
+        "outside the module: its manifests are not there yet"
+    );
+    // The flags that change what the compiler is given follow the build's.
+    let tagged = "language = \"go\"\n[go]\ntags = [\"debug\"]\ncgo = true\n";
+    let (found, _) = probed(tagged, &files);
+    let p = plan(&spec(tagged), &found).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        compile_ahead(&p),
+        [
+            format!(
+                "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -tags=debug database/sql fmt net/http net/http/pprof strings{AHEAD_FAILED}"
+            ),
+            format!(
+                "GOCACHE=/go/deps-cache GOPROXY=off go build -trimpath -tags=debug -mod=mod github.com/lib/pq{AHEAD_FAILED}"
+            )
+        ]
+    );
+    let Some(Step::Run(step)) = p
+        .stage(StageName::Deps)
+        .unwrap()
+        .steps
+        .iter()
+        .find(|s| s.title().contains("-tags=debug"))
+    else {
+        panic!()
+    };
+    assert!(step.env.contains(&("CGO_ENABLED".into(), "1".into())));
+    assert_eq!(
+        compile_ahead(&p),
+        compile_ahead(&plan(&spec(tagged), &found).unwrap()),
+        "deterministic"
+    );
+}
+
+#[test]
+fn a_body_edit_keeps_the_compiled_dependencies_and_a_new_import_recompiles_them() {
+    // (std, modules): the keys of the two compile-ahead steps.
+    let keys = |files: &[(&str, &str)]| {
+        let (found, _) = probed(SPEC, files);
+        let p = plan(&spec(SPEC), &found).unwrap_or_else(|e| panic!("{e}"));
+        (
+            step_key(&p, "go build -trimpath context", files),
+            step_key(&p, "go build -trimpath -mod=mod", files),
+        )
+    };
+    let before = keys(&example());
+    let edited = MAIN_GO.replace("\"Hello\": \"World\"", "\"Hello\": \"Strata\"");
+    assert_ne!(edited, MAIN_GO);
+    let mut files = example();
+    files[2] = ("main.go", &edited);
+    assert_eq!(keys(&files), before, "an app edit leaves both steps cached");
+    let imported = MAIN_GO.replace("\"log\"\n", "\"log\"\n\t\"crypto/sha256\"\n");
+    assert_ne!(imported, MAIN_GO);
+    files[2] = ("main.go", &imported);
+    let after = keys(&files);
+    assert_ne!(after.0, before.0, "a new import compiles it ahead");
+    assert_ne!(after.1, before.1, "(and what follows re-runs)");
+    // A dependency edit re-runs the modules' compile, not the standard library's.
+    let sum = format!("{GO_SUM}golang.org/x/text v0.21.0 h1:x=\n");
+    let mut files = example();
+    files[1] = ("go.sum", &sum);
+    let after = keys(&files);
+    assert_eq!(after.0, before.0, "the standard library stays compiled");
+    assert_ne!(after.1, before.1);
+}
+
+#[test]
+fn local_imports_are_followed_within_the_rounds_the_reader_allows() {
+    // A workspace (its modules are known only in the second round) whose main package starts a
+    // chain deeper than the limit: each package imports the next and one module package.
+    let depth = super::MAX_IMPORT_DEPTH + 3;
+    let mut owned: Vec<(String, String)> = vec![
+        ("go.work".into(), "go 1.24\nuse ./svc\n".into()),
+        ("svc/go.mod".into(), "module m\n\ngo 1.24\n".into()),
+        (
+            "svc/main.go".into(),
+            "package main\n\nimport _ \"m/p1\"\n".into(),
+        ),
+    ];
+    for i in 1..=depth {
+        owned.push((
+            format!("svc/p{i}/p.go"),
+            format!(
+                "package p\n\nimport (\n\t_ \"m/p{}\"\n\t_ \"example.org/d{i}\"\n)\n",
+                i + 1
+            ),
+        ));
+    }
+    let files: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let spec_text = "language = \"go\"\n[go]\nmain = \"./svc\"\n";
+    let (found, rounds) = probed(spec_text, &files);
+    assert!(rounds <= crate::context::MAX_ROUNDS, "{rounds} rounds");
+    let p = plan(&spec(spec_text), &found).unwrap_or_else(|e| panic!("{e}"));
+    let ahead = compile_ahead(&p).join("\n");
+    for i in 1..=depth {
+        assert_eq!(
+            ahead.contains(&format!(" example.org/d{i} ")),
+            i <= super::MAX_IMPORT_DEPTH,
+            "d{i}: {ahead}"
+        );
+    }
 }
