@@ -198,18 +198,9 @@ impl Engine {
         args.extend(extra);
         args.push(dir);
         let _one_at_a_time = self.builds.lock().unwrap_or_else(|e| e.into_inner());
-        let started = Instant::now();
-        let out = self.docker(&args);
-        let log = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Build {
-            ok: out.status.success(),
-            log,
-            took: started.elapsed(),
-        }
+        let mut cmd = Command::new("docker");
+        cmd.args(&args).envs(&self.env);
+        Build::run(cmd)
     }
 
     fn build_ok(&self, dir: &Path, spec: &str, tag: &str, extra: &[&str]) -> Build {
@@ -349,6 +340,73 @@ struct Build {
     ok: bool,
     log: String,
     took: Duration,
+}
+
+/// How long one build may take before it is stopped and fails: far above the slowest cold build
+/// here (about a minute), so a build only reaches it when something hangs (a package manager
+/// waiting forever on a stalled connection), and the run fails with its log instead of holding
+/// CI until the job's own limit. `STRATA_E2E_BUILD_LIMIT` (seconds) changes it.
+fn build_limit() -> Duration {
+    static LIMIT: OnceLock<Duration> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let secs = std::env::var("STRATA_E2E_BUILD_LIMIT").map_or(600, |v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("STRATA_E2E_BUILD_LIMIT={v}: a number of seconds"))
+        });
+        Duration::from_secs(secs)
+    })
+}
+
+impl Build {
+    /// Runs a build command to its end, or stops it at [`build_limit`] (the client's exit cancels
+    /// the build in BuildKit).
+    fn run(mut cmd: Command) -> Build {
+        use std::process::Stdio;
+        let started = Instant::now();
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the build command runs");
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                let _ = pipe.read_to_end(&mut text);
+                text
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
+        let mut timed_out = false;
+        let status = loop {
+            if let Some(status) = child
+                .try_wait()
+                .expect("the build command can be waited for")
+            {
+                break status;
+            }
+            if started.elapsed() > build_limit() {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().expect("the stopped build command is reaped");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut log = String::from_utf8_lossy(&stdout.join().unwrap()).into_owned();
+        log.push_str(&String::from_utf8_lossy(&stderr.join().unwrap()));
+        if timed_out {
+            log.push_str(&format!(
+                "\n[e2e] the build was stopped after {:?}: a step hung (see its last output above)\n",
+                build_limit()
+            ));
+        }
+        Build {
+            ok: status.success() && !timed_out,
+            log,
+            took: started.elapsed(),
+        }
+    }
 }
 
 impl Build {
@@ -3639,19 +3697,13 @@ fn docker28_eight_concurrent_builds_share_caches_and_all_succeed() {
                 .map(|(ws, tag, _, _, _)| {
                     s.spawn(move || {
                         let spec = ws.dir.join("strata.toml");
-                        let t = Instant::now();
-                        let out = Command::new("docker")
-                            .args(["buildx", "build", "--progress=plain", "-t", tag, "-f"])
+                        let mut cmd = Command::new("docker");
+                        cmd.args(["buildx", "build", "--progress=plain", "-t", tag, "-f"])
                             .arg(&spec)
                             .arg(&ws.dir)
-                            .envs(&e.env)
-                            .output()
-                            .unwrap();
-                        (
-                            out.status.success(),
-                            String::from_utf8_lossy(&out.stderr).into_owned(),
-                            t.elapsed(),
-                        )
+                            .envs(&e.env);
+                        let b = Build::run(cmd);
+                        (b.ok, b.log, b.took)
                     })
                 })
                 .collect();

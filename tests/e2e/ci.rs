@@ -259,19 +259,9 @@ fn docker_command(e: &Engine, args: &[&str]) -> Command {
 static STANDING_BUILDKITD: Mutex<()> = Mutex::new(());
 
 /// Runs one build command under `builder`'s one-build-at-a-time lock and keeps its output.
-fn run_build(builder: &Mutex<()>, mut cmd: Command) -> Build {
+fn run_build(builder: &Mutex<()>, cmd: Command) -> Build {
     let _one_at_a_time = builder.lock().unwrap_or_else(|e| e.into_inner());
-    let started = Instant::now();
-    let out = cmd.output().expect("the build command runs");
-    Build {
-        ok: out.status.success(),
-        log: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        took: started.elapsed(),
-    }
+    Build::run(cmd)
 }
 
 /// Whether the step whose progress name contains `name` ran its command. BuildKit prints a
