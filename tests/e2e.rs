@@ -2644,6 +2644,92 @@ fn java_gradle(kind: Kind) {
         script_edit.log
     );
     assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+
+    // The project's dependency cache outlives a build-script edit: a dependency added next to one
+    // resolved before downloads alone. (A fresh cache.id: the engine may have this project's
+    // cache from an earlier run.)
+    let spec = ws.read("strata.toml");
+    ws.write(
+        "strata.toml",
+        &format!(
+            "{spec}
+[cache]
+id = \"e2e-gradle-{nonce}\"
+"
+        ),
+    );
+    let script = ws.read("build.gradle");
+    let with = |deps: &[&str]| {
+        let lines: Vec<String> = deps
+            .iter()
+            .map(|d| format!("    implementation '{d}'"))
+            .collect();
+        format!(
+            "{script}\nrepositories {{ mavenCentral() }}\ndependencies {{\n{}\n}}\n",
+            lines.join("\n")
+        )
+    };
+    const JSON: &str = "org.json:json:20240303";
+    const GSON: &str = "com.google.code.gson:gson:2.10.1";
+    let files = "/opt/gradle-home/caches/modules-2/files-2.1";
+    let downloaded_at = |image: &str, jar: &str| -> u64 {
+        let out = e.run_output(image, &["sh", "-c", &format!("stat -c %Y {files}/{jar}")]);
+        out.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{jar} is in the deps layer: {out}"))
+    };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    ws.write("build.gradle", &with(&[JSON]));
+    let first = e.build_ok(
+        &ws.dir,
+        "strata.toml",
+        &deps_tag,
+        &[&GRADLE_CONTEXTS[..], &["--target", "deps"]].concat(),
+    );
+    let json_jar = "org.json/json/20240303/*/json-20240303.jar";
+    let json_first = downloaded_at(&deps_tag, json_jar);
+    let before_second = now();
+    ws.write("build.gradle", &with(&[JSON, GSON]));
+    let second = e.build_ok(
+        &ws.dir,
+        "strata.toml",
+        &deps_tag,
+        &[&GRADLE_CONTEXTS[..], &["--target", "deps"]].concat(),
+    );
+    assert!(!second.cached(GRADLE_RESOLVE), "{}", second.log);
+    assert_eq!(
+        downloaded_at(&deps_tag, json_jar),
+        json_first,
+        "the dependency resolved before is not downloaded again:\n{}",
+        second.log
+    );
+    assert!(
+        downloaded_at(
+            &deps_tag,
+            "com.google.code.gson/gson/2.10.1/*/gson-2.10.1.jar"
+        ) + 1
+            >= before_second,
+        "the added one is downloaded"
+    );
+    let full = e.build_ok(&ws.dir, "strata.toml", &tag, &GRADLE_CONTEXTS);
+    assert_eq!(e.serve(&tag, 8080).trim(), r#"{"Hello":"Edited"}"#);
+    let libs = e.run_output(&tag, &["ls", "/app/lib"]);
+    assert!(
+        libs.contains("json-20240303.jar") && libs.contains("gson-2.10.1.jar"),
+        "the offline build found both in the layer: {libs}\n{}",
+        full.log
+    );
+    eprintln!(
+        "[e2e] Docker {} java-gradle: a dependency added {:.1?}, a second one added {:.1?}",
+        kind.id(),
+        first.took,
+        second.took
+    );
     eprintln!(
         "[e2e] Docker {} java-gradle: first build {:.1?}, app edit {:.1?}, build-script edit {:.1?}; image {:.1} MB (JRE base {:.1} MB, JDK+Gradle image {:.1} MB)",
         kind.id(),

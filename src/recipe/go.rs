@@ -311,7 +311,7 @@ impl Recipe for Go {
             );
             steps
         };
-        let project = cache_project(module_path.unwrap_or("app"));
+        let project = module_path.unwrap_or("app");
         let runtime_image = if opts.cgo {
             GLIBC_RUNTIME
         } else {
@@ -336,7 +336,7 @@ impl Recipe for Go {
                 GOCACHE,
                 spec,
                 "go-build",
-                &project,
+                project,
                 Sharing::Shared,
             )],
             env: Vec::new(),
@@ -1013,26 +1013,6 @@ fn binary_name(main: &str, module: Option<&str>) -> String {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if plain { raw.to_string() } else { "app".into() }
-}
-
-/// The project part of the build cache's id: the module path, in characters any id takes.
-fn cache_project(module: &str) -> String {
-    let clean: String = module
-        .chars()
-        .take(128)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if clean.is_empty() {
-        "app".into()
-    } else {
-        clean
-    }
 }
 
 #[cfg(test)]

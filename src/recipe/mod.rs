@@ -361,8 +361,8 @@ pub(crate) fn cache(target: &str, spec: &Spec, name: &str, sharing: Sharing) -> 
     }
 }
 
-/// A build-output cache of one project (named by the recipe, e.g. its module path), separate per
-/// target platform.
+/// A build-output cache of one project (named by the recipe, e.g. its module path, in characters
+/// any id takes), separate per target platform.
 pub(crate) fn build_cache(
     target: &str,
     spec: &Spec,
@@ -370,9 +370,24 @@ pub(crate) fn build_cache(
     project: &str,
     sharing: Sharing,
 ) -> CacheMount {
+    let project: String = project
+        .chars()
+        .take(128)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     CacheMount {
         scope: CacheScope::BuildOutput {
-            project: project.to_string(),
+            project: if project.is_empty() {
+                "app".into()
+            } else {
+                project
+            },
         },
         ..cache(target, spec, name, sharing)
     }

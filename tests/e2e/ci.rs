@@ -95,6 +95,14 @@ const EXAMPLES: &[Example] = &[
         offline: Some(Offline { step: "-o package -DskipTests", foreign: &[], compiles_only: &[] }),
         extra_spec: "", port: 8080,
     },
+    Example {
+        name: "java-gradle",
+        images: &[("gradle:jdk21", "gradle"), ("eclipse-temurin:21-jre", "jre")],
+        source: "src/main/java/example/Main.java", comment: "//", install: "strataResolveDependencies", deps_steps: &[],
+        // `--offline` (in the step's name) fails the build on an artefact the imported layer lacks.
+        offline: Some(Offline { step: "--offline installDist", foreign: &["Download https://"], compiles_only: &[] }),
+        extra_spec: "", port: 8080,
+    },
 ];
 
 /// The examples the other builders and templates build: one per language the GitLab job is shown

@@ -6,15 +6,22 @@
 //!
 //! Where the artefacts live: as with Maven, Gradle's dependency cache is also what the build reads,
 //! so it is an ordinary directory of the deps layer (`GRADLE_USER_HOME=/opt/gradle-home`), keyed on
-//! the staged files, and the build runs `--offline`. Seeding it from a cache mount shared by every
-//! project would put every other project's artefacts into this layer, and a mount read as a
-//! `file://` repository (Maven's download cache) would not reach the layer at all: Gradle reads
-//! local repositories in place, never copying into its cache. So the one cache mount
-//! (`locked`: Gradle's cross-process locks do not cross containers) holds the wrapper's
-//! distribution, named by `distributionUrl`, which the wrapper step copies in instead of
-//! downloading it again when the wrapper properties change back or another project uses the same
-//! Gradle. The resolution is an init script Strata writes: a task in every project that resolves
-//! each of its resolvable configurations (Gradle 4.4 and newer read it).
+//! the staged files, and the build runs `--offline`. Its `caches/modules-2` (downloads and their
+//! metadata) is resolved into a cache mount of the project (named by `rootProject.name`, per
+//! platform, `locked`: Gradle's cross-process locks do not cross containers), which the deps
+//! layer then keeps a copy of at the same path (`DepStep::Compile`): a build-script edit downloads
+//! only what the cache lacks, and the layer still holds everything the offline build reads. The
+//! resolution leaves the checksum of the staged files in the cache; when the copy finds another
+//! one (another build of the project used the cache in between), the layer resolves again. Not
+//! one mount for every project: this layer, and the cache it is exported to, would carry every
+//! other project's artefacts; and not a mount read as a `file://` repository (Maven's download
+//! cache): Gradle reads local repositories in place, never copying into its cache, so the layer
+//! would lack them. Without `rootProject.name` there is no name to give the cache: the resolution
+//! downloads into the layer alone, and a note says so. The wrapper's distributions have a cache
+//! mount of their own, shared, named by `distributionUrl`, which the wrapper step copies in
+//! instead of downloading again when the wrapper properties change back or another project uses
+//! the same Gradle. The resolution is an init script Strata writes: a task in every project that
+//! resolves each of its resolvable configurations (Gradle 4.4 and newer read it).
 
 use std::ops::Range;
 
@@ -24,8 +31,8 @@ use crate::diag::{Diagnostic, Diagnostics, SourceText};
 use crate::pattern::clean_relative;
 use crate::plan::{GeneratedFile, Sharing};
 use crate::recipe::{
-    Artefact, Conventions, DepStep, Runtime, cache, env_list, resolve_manifests, shell_word,
-    version_image,
+    Artefact, Conventions, DepStep, Runtime, build_cache, cache, env_list, resolve_manifests,
+    shell_word, version_image,
 };
 use crate::redact::redact_credentials;
 use crate::spec::{Command, Located, Spec};
@@ -33,6 +40,10 @@ use crate::spec::{Command, Located, Spec};
 /// Gradle's user home, in the deps layer: the dependency cache and the wrapper's distribution.
 pub(super) const USER_HOME: &str = "/opt/gradle-home";
 pub(super) const WRAPPER_PROPERTIES: &str = "gradle/wrapper/gradle-wrapper.properties";
+/// Gradle's dependency cache, a cache mount of the project that the deps layer keeps a copy of.
+const MODULES_CACHE: &str = "/opt/gradle-home/caches/modules-2";
+/// What the resolution writes into that cache: the checksum of the staged files it resolved.
+const RESOLVED_MARKER: &str = ".strata-resolved";
 /// The cache mount the wrapper's distributions are kept in across builds.
 const WRAPPER_CACHE: &str = "/var/cache/strata-gradle-wrapper";
 /// The init script Strata writes, relative to the workdir.
@@ -170,6 +181,8 @@ pub(super) struct Settings {
     pub projects: Vec<String>,
     /// Included builds' directories (`includeBuild`), relative.
     pub included_builds: Vec<String>,
+    /// `rootProject.name = "…"`: what names the project's dependency cache.
+    pub root_name: Option<String>,
     pub errors: Vec<Diagnostic>,
 }
 
@@ -185,6 +198,19 @@ impl Settings {
                 continue;
             }
             match w.as_str() {
+                "rootProject" => {
+                    if let [
+                        (Token::Punct('.'), _),
+                        (Token::Word(name), _),
+                        (Token::Punct('='), _),
+                        (Token::Str(value), _),
+                        ..,
+                    ] = &toks[i + 1..]
+                        && name == "name"
+                    {
+                        s.root_name = Some(value.clone());
+                    }
+                }
                 "include" => {
                     for (path, span) in string_args(&toks, i + 1) {
                         let dir = path.trim_start_matches(':').replace(':', "/");
@@ -727,9 +753,39 @@ rm -rf {DIST} && cp -a \"$1\" {DIST} && mv \"{DIST}/bin/${{1##*/}}\" {DIST}/bin/
     // The resolving task reads the project when it runs, which the configuration cache (on
     // where gradle.properties says so; `unsafe` before Gradle 8) refuses; older Gradle ignores
     // these properties.
-    deps.push(DepStep::Install(format!(
+    let resolve = format!(
         "{gradle} {flags} -Dorg.gradle.configuration-cache=false -Dorg.gradle.unsafe.configuration-cache=false --init-script {INIT_SCRIPT} {RESOLVE_TASK}"
-    )));
+    );
+    match settings.as_ref().and_then(|(_, s)| s.root_name.as_deref()) {
+        // The dependency cache of this project, kept across build-script edits: see the module
+        // docs. The checksum of the staged files tells the copy whether the cache it received
+        // is the one this resolution left (another build of the project may have used it in
+        // between); if not, the layer resolves again.
+        Some(name) => {
+            let checksum = format!(
+                "cat -- {} | cksum",
+                manifests
+                    .iter()
+                    .map(|m| shell_word(m))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            deps.push(DepStep::Compile {
+                command: format!("{resolve} && {checksum} > {MODULES_CACHE}/{RESOLVED_MARKER}"),
+                output: build_cache(MODULES_CACHE, spec, "gradle-modules", name, Sharing::Locked),
+                then: Some(format!(
+                    "{{ [ \"$({checksum})\" = \"$(cat {MODULES_CACHE}/{RESOLVED_MARKER} 2>/dev/null)\" ] || {{ echo 'strata: the project'\\''s Gradle dependency cache changed after this resolution (another build of it ran in between): resolving again' && {resolve}; }}; }}"
+                )),
+            });
+        }
+        None => {
+            notes.push(format!(
+                "{} sets no rootProject.name: every build-script edit downloads the dependencies again (set it, and Strata keeps the project's Gradle dependency cache across edits)",
+                settings.as_ref().map_or("the build (no settings.gradle)", |(f, _)| f.as_str())
+            ));
+            deps.push(DepStep::Install(resolve));
+        }
+    }
 
     let image_version = dist
         .as_ref()

@@ -11,6 +11,8 @@ const BUILD: &str = include_str!("../../../examples/java-gradle/build.gradle");
 const MAIN: &str = include_str!("../../../examples/java-gradle/src/main/java/example/Main.java");
 const MAIN_PATH: &str = "src/main/java/example/Main.java";
 const RESOLVE: &str = "strataResolveDependencies";
+/// The second exec of the resolution: its dependency cache copied into the layer.
+const KEEP: &str = "keep /opt/gradle-home/caches/modules-2 in the layer";
 const WRAPPER: &str = "#Mon Jan 01 00:00:00 UTC 2024\ndistributionBase=GRADLE_USER_HOME\ndistributionUrl=https\\://services.gradle.org/distributions/gradle-8.10.2-bin.zip\nzipStorePath=wrapper/dists\n";
 
 fn example() -> Vec<(&'static str, &'static str)> {
@@ -38,7 +40,8 @@ fn images(p: &Plan) -> Vec<String> {
 
 /// What BuildKit keys the step on: see `step_key`.
 fn resolve_key(files: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
-    step_key(&gradle_plan(SPEC, files), RESOLVE, files)
+    // The copy's digest, which the resolution's feeds.
+    step_key(&gradle_plan(SPEC, files), KEEP, files)
 }
 
 #[test]
@@ -71,14 +74,43 @@ fn the_example_resolves_from_the_build_files_and_ships_the_distribution_alone() 
     let Step::Run(resolve) = &deps.steps[2] else {
         panic!("then the resolution")
     };
+    let gradle = format!(
+        "gradle --no-daemon --console=plain -Dorg.gradle.configuration-cache=false -Dorg.gradle.unsafe.configuration-cache=false --init-script {} {RESOLVE}",
+        init.files[0].path
+    );
+    // The checksum of the files the resolution read, beside what it downloaded.
+    let checksum = "cat -- build.gradle settings.gradle | cksum";
     assert_eq!(
         resolve.command,
-        format!(
-            "gradle --no-daemon --console=plain -Dorg.gradle.configuration-cache=false -Dorg.gradle.unsafe.configuration-cache=false --init-script {} {RESOLVE}",
-            init.files[0].path
-        )
+        format!("{gradle} && {checksum} > /opt/gradle-home/caches/modules-2/.strata-resolved")
     );
-    assert!(resolve.caches.is_empty(), "the downloads are in the layer");
+    assert!(resolve.caches.is_empty(), "no download cache is mounted");
+    // The project's dependency cache, which the layer keeps a copy of; resolved again there
+    // when the copy is not what this resolution left.
+    let kept = resolve
+        .layer_cache
+        .as_ref()
+        .expect("a kept dependency cache");
+    assert_eq!(
+        (
+            kept.cache.target.as_str(),
+            kept.cache.sharing,
+            kept.cache.scoped_id("linux/amd64")
+        ),
+        (
+            "/opt/gradle-home/caches/modules-2",
+            Sharing::Locked,
+            "strata/gradle-modules/hello/linux-amd64".to_string()
+        ),
+        "named by rootProject.name"
+    );
+    let then = kept.then.as_deref().unwrap();
+    assert!(
+        then.starts_with(&format!(
+            "{{ [ \"$({checksum})\" = \"$(cat /opt/gradle-home/caches/modules-2/.strata-resolved 2>/dev/null)\" ] || "
+        )) && then.contains(&gradle),
+        "{then}"
+    );
     assert!(
         resolve
             .env
@@ -185,15 +217,31 @@ fn the_resolution_depends_on_the_build_files_alone() {
     let mut transferred: Vec<&str> = inputs[0].iter().flat_map(|p| ctx.matching(p)).collect();
     transferred.sort();
     assert_eq!(transferred, ["build.gradle", "settings.gradle"]);
-    assert!(
-        ops.exec(resolve)
+    let cache_mounts = |op: &str| -> Vec<(String, String)> {
+        ops.exec(op)
             .mounts
             .iter()
-            .all(|m| m.cache_opt.is_none()),
-        "nothing of the resolution is in a cache mount"
+            .filter_map(|m| Some((m.dest.clone(), m.cache_opt.as_ref()?.id.clone())))
+            .collect()
+    };
+    let id = "strata/gradle-modules/hello/linux-amd64".to_string();
+    assert_eq!(
+        cache_mounts(ops.find("[deps 3/3] gradle")),
+        [("/opt/gradle-home/caches/modules-2".to_string(), id.clone())],
+        "the resolution downloads into the project's dependency cache"
+    );
+    let keep = ops.find(KEEP);
+    assert_eq!(
+        cache_mounts(keep),
+        [("/run/strata-layer-cache".to_string(), id)],
+        "which the next exec copies into the layer"
     );
     let build = ops.find("--offline installDist");
-    assert!(ops.closure(build).contains(resolve));
+    assert!(
+        cache_mounts(build).is_empty(),
+        "the build reads the layer alone"
+    );
+    assert!(ops.closure(build).contains(keep));
 }
 
 #[test]
@@ -641,4 +689,49 @@ fn lockfiles_are_resolution_inputs_and_satisfy_the_unfrozen_check() {
         p.manifests
     );
     assert!(unfrozen(&legacy).is_empty());
+}
+
+#[test]
+fn without_a_root_project_name_the_dependencies_are_resolved_again_and_a_note_says_why() {
+    let named = Settings::read(
+        "settings.gradle.kts",
+        "// the shop\nrootProject.name = \"shop\"\ninclude(\":app\")\n",
+    );
+    assert_eq!(named.root_name.as_deref(), Some("shop"));
+    // Another object's `name`, or a name that is not a string, names nothing.
+    for text in [
+        "gradle.rootProject.name = 'x'\n",
+        "rootProject.name = someVariable\n",
+        "rootProject.projectDir = file('x')\n",
+        "rootProject.name",
+    ] {
+        assert_eq!(
+            Settings::read("settings.gradle", text).root_name,
+            None,
+            "{text}"
+        );
+    }
+
+    let files = [
+        ("settings.gradle", "include 'app'\n"),
+        ("app/build.gradle", "apply plugin: 'application'\n"),
+    ];
+    let p = gradle_plan(SPEC, &files);
+    let deps = p.stage(StageName::Deps).unwrap();
+    let resolve = deps
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Run(r) if r.command.contains(RESOLVE) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    assert!(resolve.layer_cache.is_none() && resolve.caches.is_empty());
+    assert!(
+        p.notes.iter().any(|n| n.starts_with(
+            "settings.gradle sets no rootProject.name: every build-script edit downloads the dependencies again"
+        )),
+        "{:?}",
+        p.notes
+    );
 }
