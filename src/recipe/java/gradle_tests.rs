@@ -735,3 +735,68 @@ fn without_a_root_project_name_the_dependencies_are_resolved_again_and_a_note_sa
         p.notes
     );
 }
+
+/// The copy's check, run in `sh` on a scratch directory standing in for the workdir and the
+/// cache, with a stand-in `gradle`: it resolves again only when the cache holds another
+/// resolution's checksum.
+#[test]
+fn the_copy_resolves_again_only_when_the_cache_is_another_resolutions() {
+    let p = gradle_plan(SPEC, &example());
+    let resolve = p
+        .stage(StageName::Deps)
+        .unwrap()
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Run(r) => r.layer_cache.as_ref().map(|k| (r.command.clone(), k)),
+            _ => None,
+        })
+        .unwrap();
+    let (command, kept) = resolve;
+    let root = std::env::temp_dir().join(format!("strata-gradle-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (work, cache, bin) = (root.join("app"), root.join("modules-2"), root.join("bin"));
+    for d in [&work, &cache, &bin] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(work.join("build.gradle"), BUILD).unwrap();
+    std::fs::write(work.join("settings.gradle"), SETTINGS).unwrap();
+    let gradle = bin.join("gradle");
+    std::fs::write(&gradle, "#!/bin/sh\necho resolved by gradle\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gradle, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let here = |script: &str| script.replace(&kept.cache.target, cache.to_str().unwrap());
+    let run = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(&work)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let then = here(kept.then.as_deref().unwrap());
+
+    // The resolution leaves its checksum in the cache; the copy finds it and goes on.
+    assert_eq!(run(&here(&command)), "resolved by gradle\n");
+    assert_eq!(run(&then), "", "the cache is this resolution's");
+
+    // Another build of the project (other build files) used the cache in between.
+    std::fs::write(work.join("build.gradle"), format!("{BUILD}// another\n")).unwrap();
+    let again = run(&then);
+    assert!(
+        again.contains("(another build of it ran in between): resolving again")
+            && again.ends_with("resolved by gradle\n"),
+        "{again}"
+    );
+    // So does an empty cache (pruned after the resolution).
+    std::fs::remove_file(cache.join(".strata-resolved")).unwrap();
+    std::fs::write(work.join("build.gradle"), BUILD).unwrap();
+    assert!(run(&then).ends_with("resolved by gradle\n"));
+    std::fs::remove_dir_all(&root).unwrap();
+}
