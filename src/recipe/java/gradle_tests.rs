@@ -39,6 +39,17 @@ fn images(p: &Plan) -> Vec<String> {
 }
 
 /// What BuildKit keys the step on: see `step_key`.
+/// The deps stage's resolution step.
+fn resolution(deps: &crate::plan::Stage) -> &crate::plan::RunStep {
+    deps.steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Run(r) if r.command.contains(RESOLVE) => Some(r),
+            _ => None,
+        })
+        .expect("a resolution step")
+}
+
 fn resolve_key(files: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
     // The copy's digest, which the resolution's feeds.
     step_key(&gradle_plan(SPEC, files), KEEP, files)
@@ -376,14 +387,7 @@ fn a_multi_project_build_stages_every_build_file_and_builds_the_app_project() {
     assert!(wrapper.command.contains("sh ./gradlew"));
     assert_eq!(wrapper.caches.len(), 1);
     assert_eq!(wrapper.caches[0].sharing, Sharing::Locked);
-    let resolve = deps
-        .steps
-        .iter()
-        .find_map(|s| match s {
-            Step::Run(r) if r.command.contains(RESOLVE) => Some(r),
-            _ => None,
-        })
-        .unwrap();
+    let resolve = resolution(deps);
     assert!(resolve.caches.is_empty());
     let Step::Run(b) = &p.stage(StageName::Build).unwrap().steps[1] else {
         panic!()
@@ -718,14 +722,7 @@ fn without_a_root_project_name_the_dependencies_are_resolved_again_and_a_note_sa
     ];
     let p = gradle_plan(SPEC, &files);
     let deps = p.stage(StageName::Deps).unwrap();
-    let resolve = deps
-        .steps
-        .iter()
-        .find_map(|s| match s {
-            Step::Run(r) if r.command.contains(RESOLVE) => Some(r),
-            _ => None,
-        })
-        .unwrap();
+    let resolve = resolution(deps);
     assert!(resolve.layer_cache.is_none() && resolve.caches.is_empty());
     assert!(
         p.notes.iter().any(|n| n.starts_with(
