@@ -398,26 +398,8 @@ fn a_multi_project_build_stages_every_build_file_and_builds_the_app_project() {
 #[test]
 fn buildsrc_code_is_a_resolution_input() {
     let spec_text = "language = \"java\"\n";
-    let key = |files: &[(&str, &str)]| {
-        let p = gradle_plan(spec_text, files);
-        let ops = Ops::of(&worked_examples::lowered(&p, "linux/amd64").definition);
-        let resolve = ops.find(RESOLVE).to_string();
-        let ctx = context(files);
-        let mut v: Vec<(String, String)> = ops
-            .local_sources_under(&resolve)
-            .into_iter()
-            .flat_map(include_patterns)
-            .flat_map(|pat| {
-                ctx.matching(&pat)
-                    .into_iter()
-                    .map(|f| (f.to_string(), ctx.text(f).unwrap().to_string()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
+    // The files the resolution is keyed on (`step_key`, on its last exec).
+    let key = |files: &[(&str, &str)]| step_key(&gradle_plan(spec_text, files), KEEP, files).1;
     let before = key(&multi());
     let mut files = multi();
     files[5] = ("services/api/src/main/java/A.java", "class A { int x; }\n");
